@@ -1,0 +1,4 @@
+package main
+
+// bayesianRidgeSpec is not served by this build yet: an empty grid makes modelSpecs leave it out.
+func bayesianRidgeSpec() modelSpec { return modelSpec{} }

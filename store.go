@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// errCalibrationNotFound is returned by a store for an id it does not hold.
+var errCalibrationNotFound = errors.New("calibration not found")
+
+// fixedHeader and irisHeader are the Python service's CSV headers.
+var (
+	fixedHeader = []string{"left_iris_x", "left_iris_y", "right_iris_x", "right_iris_y", "point_x", "point_y", "screen_height", "screen_width"}
+	irisHeader  = fixedHeader[:4]
+)
+
+// fileStore keeps calibrations in a folder in the Python service's format:
+// <id>_fixed_train_data.csv (labelled rows plus the screen size on every
+// row) and <id>_predict_train_data.csv (the unlabelled recording).
+//
+// Writes go to a temporary file that is fsynced and renamed into place, the
+// predict file first and the fixed file last, then the folder is fsynced. A
+// crash therefore leaves either the old or the new fixed file, never a
+// partial one; batch_predict reads only the fixed file. Saves of one id are
+// serialised so that concurrent requests end with one whole calibration.
+type fileStore struct {
+	dir   string
+	locks sync.Map // id → *sync.Mutex
+}
+
+// newFileStore creates dir if it is missing.
+func newFileStore(dir string) (*fileStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("calibration store %q: %w", dir, err)
+	}
+	return &fileStore{dir: dir}, nil
+}
+
+func (s *fileStore) fixedPath(id string) string {
+	return filepath.Join(s.dir, id+"_fixed_train_data.csv")
+}
+
+func (s *fileStore) predictPath(id string) string {
+	return filepath.Join(s.dir, id+"_predict_train_data.csv")
+}
+
+func (s *fileStore) lock(id string) func() {
+	m, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// Save stores c under id, replacing what was there.
+func (s *fileStore) Save(id string, c calibration) error {
+	defer s.lock(id)()
+	if err := writeFileAtomic(s.predictPath(id), encodeIrisCSV(c.Calib)); err != nil {
+		return err
+	}
+	if err := writeFileAtomic(s.fixedPath(id), encodeFixedCSV(c)); err != nil {
+		return err
+	}
+	return syncDir(s.dir)
+}
+
+// Load reads the calibration stored under id; the predict file is optional.
+func (s *fileStore) Load(id string) (calibration, error) {
+	raw, err := os.ReadFile(s.fixedPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return calibration{}, fmt.Errorf("%w: %q", errCalibrationNotFound, id)
+	}
+	if err != nil {
+		return calibration{}, fmt.Errorf("reading calibration %q: %w", id, err)
+	}
+	c, err := parseFixedCSV(raw)
+	if err != nil {
+		return calibration{}, fmt.Errorf("calibration %q: %w", id, err)
+	}
+	if raw, err := os.ReadFile(s.predictPath(id)); err == nil {
+		if rows, err := parseIrisCSV(raw); err == nil {
+			c.Calib = rows
+		}
+	}
+	return c, nil
+}
+
+// Version returns a value that changes whenever the fixed file of id is
+// replaced (its size and modification time), for cache invalidation.
+func (s *fileStore) Version(id string) (string, error) {
+	fi, err := os.Stat(s.fixedPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: %q", errCalibrationNotFound, id)
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d-%d", fi.Size(), fi.ModTime().UnixNano()), nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path, fsyncs it and
+// renames it over path.
+func writeFileAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating temporary file for %s: %w", filepath.Base(path), err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", filepath.Base(path), err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", filepath.Base(path), err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("renaming %s into place: %w", filepath.Base(path), err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// formatFloat writes v the way Python's repr does for the values we store
+// (shortest text that parses back to the same float).
+func formatFloat(v float64) string {
+	s := strconv.FormatFloat(v, 'g', -1, 64)
+	if !strings.ContainsAny(s, ".eEn") { // integral: keep Python's "50.0"
+		s += ".0"
+	}
+	return s
+}
+
+func encodeFixedCSV(c calibration) []byte {
+	var b bytes.Buffer
+	b.WriteString(strings.Join(fixedHeader, ",") + "\n")
+	h, w := formatFloat(c.ScreenHeight), formatFloat(c.ScreenWidth)
+	for _, r := range c.Fixed {
+		for _, v := range []float64{r.LeftX, r.LeftY, r.RightX, r.RightY, r.PointX, r.PointY} {
+			b.WriteString(formatFloat(v))
+			b.WriteByte(',')
+		}
+		b.WriteString(h + "," + w + "\n")
+	}
+	return b.Bytes()
+}
+
+func encodeIrisCSV(rows []irisSample) []byte {
+	var b bytes.Buffer
+	b.WriteString(strings.Join(irisHeader, ",") + "\n")
+	for _, r := range rows {
+		b.WriteString(formatFloat(r.LeftX) + "," + formatFloat(r.LeftY) + "," + formatFloat(r.RightX) + "," + formatFloat(r.RightY) + "\n")
+	}
+	return b.Bytes()
+}
+
+// csvTable is a parsed CSV: its header and rows of numbers.
+type csvTable struct {
+	col  map[string]int
+	rows [][]float64
+}
+
+// parseNumericCSV reads a CSV of numbers with a header line. Line ends may be
+// \n, \r\n or \r\r\n and blank lines are skipped, as the Python service's
+// files need. Every required column must be present and every value a
+// finite number.
+func parseNumericCSV(raw []byte, required []string) (csvTable, error) {
+	text := strings.ReplaceAll(string(raw), "\r", "\n")
+	r := csv.NewReader(strings.NewReader(text))
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if err == io.EOF {
+		return csvTable{}, errors.New("empty CSV")
+	}
+	if err != nil {
+		return csvTable{}, fmt.Errorf("CSV header: %w", err)
+	}
+	t := csvTable{col: map[string]int{}}
+	for i, h := range header {
+		t.col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
+	}
+	for _, name := range required {
+		if _, ok := t.col[name]; !ok {
+			return csvTable{}, fmt.Errorf("CSV has no column %q", name)
+		}
+	}
+	width := len(header)
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return csvTable{}, fmt.Errorf("CSV: %w", err)
+		}
+		if len(rec) != width {
+			return csvTable{}, fmt.Errorf("CSV record %d has %d fields, the header %d", len(t.rows)+1, len(rec), width)
+		}
+		row := make([]float64, width)
+		for i, f := range rec {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return csvTable{}, fmt.Errorf("CSV record %d, column %q: %q is not a finite number", len(t.rows)+1, header[i], f)
+			}
+			row[i] = v
+		}
+		t.rows = append(t.rows, row)
+	}
+	return t, nil
+}
+
+// get returns the value of column name in row i, or def when the column is absent.
+func (t csvTable) get(i int, name string, def float64) float64 {
+	if c, ok := t.col[name]; ok {
+		return t.rows[i][c]
+	}
+	return def
+}
+
+// parseFixedCSV reads a <id>_fixed_train_data.csv. Files without the screen
+// columns (older Python service files) load with a zero screen size.
+func parseFixedCSV(raw []byte) (calibration, error) {
+	t, err := parseNumericCSV(raw, fixedHeader[:6])
+	if err != nil {
+		return calibration{}, err
+	}
+	if len(t.rows) == 0 {
+		return calibration{}, errors.New("CSV has no data rows")
+	}
+	c := calibration{Fixed: make([]labelledSample, len(t.rows))}
+	for i := range t.rows {
+		c.Fixed[i] = labelledSample{
+			irisSample: irisSample{t.get(i, "left_iris_x", 0), t.get(i, "left_iris_y", 0), t.get(i, "right_iris_x", 0), t.get(i, "right_iris_y", 0)},
+			PointX:     t.get(i, "point_x", 0), PointY: t.get(i, "point_y", 0),
+		}
+	}
+	c.ScreenHeight = t.get(0, "screen_height", 0)
+	c.ScreenWidth = t.get(0, "screen_width", 0)
+	return c, nil
+}
+
+// parseIrisCSV reads a <id>_predict_train_data.csv.
+func parseIrisCSV(raw []byte) ([]irisSample, error) {
+	t, err := parseNumericCSV(raw, irisHeader)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]irisSample, len(t.rows))
+	for i := range t.rows {
+		out[i] = irisSample{t.get(i, "left_iris_x", 0), t.get(i, "left_iris_y", 0), t.get(i, "right_iris_x", 0), t.get(i, "right_iris_y", 0)}
+	}
+	return out, nil
+}
