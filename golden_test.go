@@ -246,3 +246,30 @@ func TestGoldenLinearRegression(t *testing.T) {
 func TestGoldenRidgeRegression(t *testing.T) {
 	checkGoldenModel(t, "Ridge Regression", goldenTolerance{pred: 1e-6, checkParams: true})
 }
+
+func TestGoldenBatchPredict(t *testing.T) {
+	for _, s := range loadGolden(t) {
+		b := s.g.Batch
+		if len(b.Expected) == 0 {
+			continue
+		}
+		t.Run(s.g.Session, func(t *testing.T) {
+			m, err := fitGazeModel(s.rows, b.ScreenWidth, b.ScreenHeight)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := make([]irisSample, len(b.Input))
+			for i, v := range b.Input {
+				in[i] = irisSample{v.LeftX, v.LeftY, v.RightX, v.RightY}
+			}
+			xs, ys := m.predict(in)
+			worst := 0.0
+			for i, want := range b.Expected {
+				worst = math.Max(worst, math.Max(math.Abs(xs[i]-want.PredictedX), math.Abs(ys[i]-want.PredictedY)))
+			}
+			if worst > 1e-6 {
+				t.Errorf("largest difference %.3g px over %d samples, tolerance 1e-6", worst, len(xs))
+			}
+		})
+	}
+}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // errCalibrationNotFound is returned by a store for an id it does not hold.
@@ -277,4 +279,48 @@ func parseIrisCSV(raw []byte) ([]irisSample, error) {
 		out[i] = irisSample{t.get(i, "left_iris_x", 0), t.get(i, "left_iris_y", 0), t.get(i, "right_iris_x", 0), t.get(i, "right_iris_y", 0)}
 	}
 	return out, nil
+}
+
+// calibrationStore is where calibrations live between calib_validation and
+// batch_predict.
+type calibrationStore interface {
+	Save(id string, c calibration) error
+	Load(id string) (calibration, error)
+	// Version changes whenever the calibration of id is replaced.
+	Version(id string) (string, error)
+}
+
+// storeError maps a store failure to an API error: an unknown id is 404, a
+// full disk 507, anything else 503 (the store is not usable right now).
+func storeError(field string, err error) error {
+	switch {
+	case errors.Is(err, errCalibrationNotFound):
+		return &apiError{Status: http.StatusNotFound, Field: field, Message: "no calibration is stored under this id"}
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &apiError{Status: http.StatusInsufficientStorage, Message: "the calibration store is full: " + err.Error()}
+	default:
+		return &apiError{Status: http.StatusServiceUnavailable, Message: "the calibration store failed: " + err.Error()}
+	}
+}
+
+// sanitizeID turns a file_name into a calibration id as the Python service
+// did: the part after the last / or \, then only [A-Za-z0-9_.-] kept. An
+// id that is then empty, "." or ".." is refused.
+func sanitizeID(name string) (string, error) {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-' {
+			b = append(b, c)
+		}
+	}
+	switch s := string(b); s {
+	case "", ".", "..":
+		return "", fmt.Errorf("%q leaves no usable id once reduced to letters, digits, '_', '.' and '-'", name)
+	default:
+		return s, nil
+	}
 }
