@@ -1,9 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"mime"
+	"net/http"
 	"strconv"
+	"strings"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -36,9 +42,9 @@ type axisFit struct {
 
 // testPoint is one held-out row with its prediction.
 type testPoint struct {
-	Row            int
-	TrueX, TrueY   float64
-	PredX, PredY   float64
+	Row          int
+	TrueX, TrueY float64
+	PredX, PredY float64
 }
 
 // targetStats is the quality of one calibration dot over its kept test rows.
@@ -175,4 +181,337 @@ func populationSD(v []float64) float64 {
 // the float up to its decimal point (373.75 → "373", 50.0 → "50").
 func targetKey(v float64) string {
 	return strconv.FormatInt(int64(math.Trunc(v)), 10)
+}
+
+// calibRequest is a validated calib_validation request.
+type calibRequest struct {
+	id           string
+	spec         modelSpec
+	k            int
+	cal          calibration
+	fromRuxailab bool
+	userID       json.RawMessage
+	studyID      json.RawMessage
+}
+
+// formJSON returns the JSON value of a form field ("" when absent).
+func formJSON(r *http.Request, field string) (json.RawMessage, bool) {
+	vs, ok := r.Form[field]
+	if !ok || len(vs) == 0 {
+		return nil, false
+	}
+	return json.RawMessage(strings.TrimSpace(vs[0])), true
+}
+
+// decodeFormJSON unmarshals the JSON text of a form field into v.
+func decodeFormJSON(raw json.RawMessage, field, want string, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return badField(field, "must be JSON text holding %s (the front end sends JSON.stringify(value)); got %s", want, truncate(string(raw), 40))
+	}
+	return nil
+}
+
+// rawPoint holds one element of the sample arrays, numbers kept raw so that
+// an error can name the index and key.
+type rawPoint struct {
+	LeftX  json.RawMessage `json:"left_iris_x"`
+	LeftY  json.RawMessage `json:"left_iris_y"`
+	RightX json.RawMessage `json:"right_iris_x"`
+	RightY json.RawMessage `json:"right_iris_y"`
+	PointX json.RawMessage `json:"point_x"`
+	PointY json.RawMessage `json:"point_y"`
+}
+
+// decodePoints parses a sample array; labelled arrays also need point_x/point_y.
+func decodePoints(raw json.RawMessage, field string, labelled bool, lim inputLimits) ([]labelledSample, error) {
+	var pts []rawPoint
+	if err := decodeFormJSON(raw, field, "an array of sample objects", &pts); err != nil {
+		return nil, err
+	}
+	if len(pts) > lim.maxCalibRows {
+		return nil, badField(field, "holds %d samples; the limit is %d", len(pts), lim.maxCalibRows)
+	}
+	keys := []string{"left_iris_x", "left_iris_y", "right_iris_x", "right_iris_y", "point_x", "point_y"}
+	if !labelled {
+		keys = keys[:4]
+	}
+	out := make([]labelledSample, len(pts))
+	for i, p := range pts {
+		vals := []json.RawMessage{p.LeftX, p.LeftY, p.RightX, p.RightY, p.PointX, p.PointY}
+		var nums [6]float64
+		for j := range keys {
+			v, ok := parseJSONNumber(vals[j])
+			name := fmt.Sprintf("%s[%d].%s", field, i, keys[j])
+			if !ok {
+				if len(vals[j]) == 0 {
+					return nil, badField(name, "is missing")
+				}
+				return nil, badField(name, "must be a finite number, got %s", truncate(string(vals[j]), 40))
+			}
+			if math.Abs(v) > lim.maxCoordinate {
+				return nil, badField(name, "%g is outside ±%g", v, lim.maxCoordinate)
+			}
+			nums[j] = v
+		}
+		out[i] = labelledSample{irisSample{nums[0], nums[1], nums[2], nums[3]}, nums[4], nums[5]}
+	}
+	return out, nil
+}
+
+// isFormContentType reports whether ct is one of the two form encodings.
+func isFormContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded")
+}
+
+// decodeCalibRequest reads and validates a calib_validation form. Every
+// check runs before any model work starts.
+func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLimits) (calibRequest, error) {
+	var req calibRequest
+	ct := r.Header.Get("Content-Type")
+	if !isFormContentType(ct) {
+		return req, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be multipart/form-data or application/x-www-form-urlencoded, got %q", ct)}
+	}
+	if err := r.ParseMultipartForm(8 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		return req, bodyError(err, "form could not be read")
+	}
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+	}
+
+	// file_name → id
+	raw, ok := formJSON(r, "file_name")
+	if !ok || string(raw) == "null" {
+		return req, badField("file_name", "is required: the id to store the calibration under")
+	}
+	var name string
+	if err := decodeFormJSON(raw, "file_name", "a string", &name); err != nil {
+		return req, err
+	}
+	if len(name) > lim.maxIDLength {
+		return req, badField("file_name", "is longer than %d characters", lim.maxIDLength)
+	}
+	id, err := sanitizeID(name)
+	if err != nil {
+		return req, badField("file_name", "%v", err)
+	}
+	req.id = id
+
+	// model
+	modelName := "Linear Regression"
+	if raw, ok := formJSON(r, "model"); ok && string(raw) != "null" && len(raw) > 0 {
+		if err := decodeFormJSON(raw, "model", "a string", &modelName); err != nil {
+			return req, err
+		}
+	}
+	spec, ok := specs[modelName]
+	if !ok {
+		return req, badField("model", "%v", unknownModelError(truncate(modelName, lim.maxStringLen), specs))
+	}
+	req.spec = spec
+
+	// screen size
+	for _, f := range []struct {
+		name string
+		dst  *float64
+	}{{"screen_width", &req.cal.ScreenWidth}, {"screen_height", &req.cal.ScreenHeight}} {
+		raw, _ := formJSON(r, f.name)
+		v, err := parseScreenSize(f.name, raw, lim.maxScreenPx)
+		if err != nil {
+			return req, err
+		}
+		*f.dst = v
+	}
+
+	// samples
+	raw, ok = formJSON(r, "fixed_circle_iris_points")
+	if !ok || string(raw) == "null" {
+		return req, badField("fixed_circle_iris_points", "is required: the labelled calibration samples")
+	}
+	if req.cal.Fixed, err = decodePoints(raw, "fixed_circle_iris_points", true, lim); err != nil {
+		return req, err
+	}
+	if len(req.cal.Fixed) == 0 {
+		return req, badField("fixed_circle_iris_points", "must not be empty")
+	}
+	raw, ok = formJSON(r, "calib_circle_iris_points")
+	if !ok || string(raw) == "null" {
+		return req, badField("calib_circle_iris_points", "is required (it may be an empty array)")
+	}
+	calibPts, err := decodePoints(raw, "calib_circle_iris_points", false, lim)
+	if err != nil {
+		return req, err
+	}
+	req.cal.Calib = make([]irisSample, len(calibPts))
+	for i, p := range calibPts {
+		req.cal.Calib[i] = p.irisSample
+	}
+
+	// k
+	raw, ok = formJSON(r, "k")
+	if !ok || string(raw) == "null" {
+		return req, badField("k", "is required: the number of k-means clusters")
+	}
+	var kf float64
+	var ks string
+	if v, isNum := parseJSONNumber(raw); isNum {
+		kf = v
+	} else if json.Unmarshal(raw, &ks) == nil {
+		if kf, err = strconv.ParseFloat(strings.TrimSpace(ks), 64); err != nil {
+			return req, badField("k", "must be an integer, got %s", truncate(string(raw), 40))
+		}
+	} else {
+		return req, badField("k", "must be an integer, got %s", truncate(string(raw), 40))
+	}
+	_, nTest := splitSizes(len(req.cal.Fixed))
+	if kf != math.Trunc(kf) || kf < 1 || kf > float64(nTest) {
+		return req, badField("k", "must be an integer from 1 to %d (the test rows of %d samples), got %s", nTest, len(req.cal.Fixed), truncate(string(raw), 40))
+	}
+	req.k = int(kf)
+
+	// RUXAILAB fields
+	if raw, ok := formJSON(r, "from_ruxailab"); ok && string(raw) != "null" {
+		if err := decodeFormJSON(raw, "from_ruxailab", "true or false", &req.fromRuxailab); err != nil {
+			return req, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		dst  *json.RawMessage
+	}{{"user_id", &req.userID}, {"study_id", &req.studyID}} {
+		raw, ok := formJSON(r, f.name)
+		if !ok || len(raw) == 0 {
+			*f.dst = json.RawMessage("null")
+			continue
+		}
+		var v any
+		if err := decodeFormJSON(raw, f.name, "a string or null", &v); err != nil {
+			return req, err
+		}
+		switch v.(type) {
+		case nil, string, float64:
+		default:
+			return req, badField(f.name, "must be a string or null")
+		}
+		if len(raw) > lim.maxStringLen {
+			return req, badField(f.name, "is longer than %d characters", lim.maxStringLen)
+		}
+		*f.dst = raw
+	}
+	return req, nil
+}
+
+// splitSizes returns the training and test row counts of the 80/20 split.
+func splitSizes(n int) (train, test int) {
+	test = (n*2 + 9) / 10
+	return n - test, test
+}
+
+// encodeCalibResponse writes the Python service's response object: per
+// target "<X>": {"<Y>": {predicted_x, predicted_y, PrecisionSD, Accuracy}}
+// in order of first appearance, then "centroids". Two targets with the same
+// integer parts share one key, the later one replacing the earlier, as a
+// Python dict assignment does.
+func encodeCalibResponse(rep calibReport) []byte {
+	type inner struct {
+		keys []string
+		vals map[string]targetStats
+	}
+	var xKeys []string
+	groups := map[string]*inner{}
+	for _, t := range rep.Targets {
+		xk, yk := targetKey(t.TrueX), targetKey(t.TrueY)
+		g, ok := groups[xk]
+		if !ok {
+			g = &inner{vals: map[string]targetStats{}}
+			groups[xk] = g
+			xKeys = append(xKeys, xk)
+		}
+		if _, ok := g.vals[yk]; !ok {
+			g.keys = append(g.keys, yk)
+		}
+		g.vals[yk] = t
+	}
+	floats := func(b []byte, v []float64) []byte {
+		b = append(b, '[')
+		for i, x := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONFloat(b, x)
+		}
+		return append(b, ']')
+	}
+	b := make([]byte, 0, 4096)
+	b = append(b, '{')
+	for _, xk := range xKeys {
+		b = strconv.AppendQuote(b, xk)
+		b = append(b, ":{"...)
+		g := groups[xk]
+		for j, yk := range g.keys {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			t := g.vals[yk]
+			b = strconv.AppendQuote(b, yk)
+			b = append(b, `:{"predicted_x":`...)
+			b = floats(b, t.PredX)
+			b = append(b, `,"predicted_y":`...)
+			b = floats(b, t.PredY)
+			b = append(b, `,"PrecisionSD":`...)
+			b = appendJSONFloat(b, t.PrecisionSD)
+			b = append(b, `,"Accuracy":`...)
+			b = appendJSONFloat(b, t.Accuracy)
+			b = append(b, '}')
+		}
+		b = append(b, "},"...)
+	}
+	b = append(b, `"centroids":[`...)
+	for i, c := range rep.Centroids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = floats(b, c[:])
+	}
+	return append(b, "]}"...)
+}
+
+// handleCalibValidation serves POST /api/session/calib_validation: validate,
+// store the calibration (replacing the id's older one), fit and report, and
+// notify RUXAILAB when asked.
+func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *webhookNotifier, work *workShedder, specs map[string]modelSpec, lim inputLimits, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decodeCalibRequest(r, specs, lim)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if err := store.Save(req.id, req.cal); err != nil {
+			writeError(w, r, log, storeError("", err))
+			return
+		}
+		cache.forget(req.id)
+		release, err := work.acquire(r)
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, r, log, err)
+			return
+		}
+		rep, err := evaluateCalibration(req.spec, req.cal.Fixed, req.k, 0)
+		release()
+		if err != nil {
+			if errors.Is(err, errNotFittable) {
+				err = badField("fixed_circle_iris_points", "model %q cannot be fitted on these samples: %v (the calibration was stored)", req.spec.name, err)
+			}
+			writeError(w, r, log, err)
+			return
+		}
+		writeJSONBytes(w, http.StatusOK, encodeCalibResponse(rep))
+		if req.fromRuxailab {
+			hook.notify(calibrationNotice{
+				SessionID: req.id, UserID: req.userID, StudyID: req.studyID, Model: req.spec.name,
+				ScreenHeight: req.cal.ScreenHeight, ScreenWidth: req.cal.ScreenWidth, K: req.k,
+			})
+		}
+	})
 }

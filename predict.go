@@ -20,14 +20,14 @@ import (
 // size: WebGazer-style features, a StandardScaler + Ridge(alpha=1) per axis,
 // and the screen scales that map tanh of the model output to pixels.
 type gazeModel struct {
-	refX, refY   float64 // calibration means of the mid-eye x and y
-	yScale       float64 // std(mid-eye y) + 1e-6 over the calibration
-	scalerX      standardScaler
-	scalerY      standardScaler
-	ridgeX       linearModel
-	ridgeY       linearModel
-	pixelScaleX  float64 // x_scale in the contract: half-range of the targets in px
-	pixelScaleY  float64
+	refX, refY    float64 // calibration means of the mid-eye x and y
+	yScale        float64 // std(mid-eye y) + 1e-6 over the calibration
+	scalerX       standardScaler
+	scalerY       standardScaler
+	ridgeX        linearModel
+	ridgeY        linearModel
+	pixelScaleX   float64 // x_scale in the contract: half-range of the targets in px
+	pixelScaleY   float64
 	width, height float64
 }
 
@@ -392,19 +392,27 @@ func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
 }
 
 // handleBatchPredict serves POST /api/session/batch_predict.
-func handleBatchPredict(store calibrationStore, cache *gazeModelCache, lim inputLimits, log *slog.Logger) http.Handler {
+func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *workShedder, lim inputLimits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := decodeBatchRequest(r, lim)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
+		release, err := work.acquire(r)
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, r, log, err)
+			return
+		}
 		model, err := gazeModelFor(store, cache, p.id, p.width, p.height)
 		if err != nil {
+			release()
 			writeError(w, r, log, err)
 			return
 		}
 		xs, ys := model.predict(p.samples)
+		release()
 		writeJSONBytes(w, http.StatusOK, encodeBatchResponse(p, xs, ys))
 	})
 }

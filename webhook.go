@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// calibrationNotice is the JSON RUXAILAB's receiveCalibration function expects.
+type calibrationNotice struct {
+	SessionID    string          `json:"session_id"`
+	UserID       json.RawMessage `json:"user_id"`
+	StudyID      json.RawMessage `json:"study_id"`
+	Model        string          `json:"model"`
+	ScreenHeight float64         `json:"screen_height"`
+	ScreenWidth  float64         `json:"screen_width"`
+	K            int             `json:"k"`
+}
+
+// webhookNotifier posts calibration notices to RUXAILAB in the background:
+// a bounded queue, one worker, a timeout per attempt and a few retries with
+// growing pauses. Notices never delay a response; a full queue drops the
+// notice with a log line. Close drains the queue.
+type webhookNotifier struct {
+	url      string // FUNCTIONS_ENDPOINT_URL + "/receiveCalibration"; "" = no webhook
+	client   *http.Client
+	log      *slog.Logger
+	attempts int
+	backoff  time.Duration
+	queue    chan calibrationNotice
+	done     chan struct{}
+
+	mu     sync.Mutex // guards closed and sending on queue
+	closed bool
+}
+
+// newWebhookNotifier starts the worker. With an empty base URL, notify does nothing.
+func newWebhookNotifier(baseURL string, log *slog.Logger) *webhookNotifier {
+	n := &webhookNotifier{
+		client:   &http.Client{Timeout: 5 * time.Second},
+		log:      log,
+		attempts: 3,
+		backoff:  500 * time.Millisecond,
+		queue:    make(chan calibrationNotice, 256),
+		done:     make(chan struct{}),
+	}
+	if baseURL != "" {
+		n.url = baseURL + "/receiveCalibration"
+	}
+	go n.work()
+	return n
+}
+
+// notify queues a notice without blocking.
+func (n *webhookNotifier) notify(c calibrationNotice) {
+	if n.url == "" {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		n.log.Error("webhook after shutdown; notice dropped", "session_id", c.SessionID)
+		return
+	}
+	select {
+	case n.queue <- c:
+	default:
+		n.log.Error("webhook queue full; notice dropped", "session_id", c.SessionID)
+	}
+}
+
+func (n *webhookNotifier) work() {
+	defer close(n.done)
+	for c := range n.queue {
+		if err := n.send(c); err != nil {
+			n.log.Error("webhook failed", "session_id", c.SessionID, "url", n.url, "err", err)
+		}
+	}
+}
+
+// send posts one notice, retrying on transport errors and 5xx answers.
+func (n *webhookNotifier) send(c calibrationNotice) error {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	var last error
+	for attempt := 0; attempt < n.attempts; attempt++ {
+		if attempt > 0 {
+			time.Sleep(n.backoff << (attempt - 1))
+		}
+		resp, err := n.client.Post(n.url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			last = err
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 300 {
+			return nil
+		}
+		last = fmt.Errorf("status %s", resp.Status)
+		if resp.StatusCode < 500 {
+			return last // the receiver refused it; retrying will not help
+		}
+	}
+	return fmt.Errorf("after %d attempts: %w", n.attempts, last)
+}
+
+// Close stops taking notices and waits for the queued ones to be sent, or
+// for ctx to end.
+func (n *webhookNotifier) Close(ctx context.Context) error {
+	n.mu.Lock()
+	if !n.closed {
+		n.closed = true
+		close(n.queue)
+	}
+	n.mu.Unlock()
+	select {
+	case <-n.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("webhooks not drained: %w", ctx.Err())
+	}
+}
