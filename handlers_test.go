@@ -1,0 +1,511 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testClock is a clock the tests own.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// testServer is a whole server on a temporary store.
+type testServer struct {
+	handler http.Handler
+	limiter *rateLimiter
+	clock   *testClock
+	store   *fileStore
+	cfg     config
+}
+
+// newTestServer builds the server as run does, from env (CALIBRATION_STORE
+// defaults to a temporary folder).
+func newTestServer(t testing.TB, env map[string]string) *testServer {
+	t.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	if env["CALIBRATION_STORE"] == "" {
+		env["CALIBRATION_STORE"] = t.TempDir()
+	}
+	cfg, err := loadConfig(nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := newFileStore(cfg.storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	clock := newTestClock()
+	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
+	hook := newWebhookNotifier(cfg.functionsURL, log)
+	t.Cleanup(func() { hook.Close(t.Context()) })
+	return &testServer{handler: newServer(cfg, store, hook, limiter, log), limiter: limiter, clock: clock, store: store, cfg: cfg}
+}
+
+// do sends a request from remote (ip:port) and returns the recorder.
+func (s *testServer) do(req *http.Request, remote string) *httptest.ResponseRecorder {
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+// calibForm encodes fields as multipart/form-data, each value as given.
+func calibForm(t testing.TB, fields map[string]string) (*bytes.Buffer, string) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		if err := mw.WriteField(k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mw.Close()
+	return &b, mw.FormDataContentType()
+}
+
+func calibRequestOf(t testing.TB, fields map[string]string) *http.Request {
+	body, ct := calibForm(t, fields)
+	req := httptest.NewRequest("POST", "/api/session/calib_validation", body)
+	req.Header.Set("Content-Type", ct)
+	return req
+}
+
+func batchRequestOf(body string) *http.Request {
+	req := httptest.NewRequest("POST", "/api/session/batch_predict", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return req
+}
+
+func readTestdata(t testing.TB, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// exampleCalibFields is the front end's request of testdata/api (the
+// calibration stored as "sample9full").
+func exampleCalibFields(t testing.TB) map[string]string {
+	return map[string]string{
+		"file_name":                `"sample9full"`,
+		"fixed_circle_iris_points": readTestdata(t, "api/fixed.json"),
+		"calib_circle_iris_points": readTestdata(t, "api/calib.json"),
+		"screen_width":             "1495",
+		"screen_height":            "746",
+		"k":                        "9",
+		"model":                    `"Linear Regression"`,
+	}
+}
+
+func decodeJSON(t testing.TB, rec *httptest.ResponseRecorder, v any) {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("Content-Type %q, want application/json; body %s", ct, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+		t.Fatalf("body is not JSON: %v: %s", err, rec.Body)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	s := newTestServer(t, nil)
+	rec := s.do(httptest.NewRequest("GET", "/api/session/health", nil), "")
+	var body map[string]string
+	decodeJSON(t, rec, &body)
+	if rec.Code != 200 || body["status"] != "ok" {
+		t.Fatalf("got %d %v", rec.Code, body)
+	}
+	if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+		t.Error("no CORS header")
+	}
+}
+
+func TestRoutingErrorsAreJSON(t *testing.T) {
+	s := newTestServer(t, nil)
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/nope", 404, ""},
+		{"POST", "/api/session/unknown", 404, ""},
+		{"GET", "/api/session/calib_validation", 405, "POST, OPTIONS"},
+		{"DELETE", "/api/session/batch_predict", 405, "POST, OPTIONS"},
+		{"POST", "/api/session/health", 405, "GET, HEAD, OPTIONS"},
+	}
+	for _, tc := range tests {
+		rec := s.do(httptest.NewRequest(tc.method, tc.path, nil), "")
+		var body errorBody
+		decodeJSON(t, rec, &body)
+		if rec.Code != tc.status || body.Error == "" {
+			t.Errorf("%s %s: %d %+v, want %d", tc.method, tc.path, rec.Code, body, tc.status)
+		}
+		if got := rec.Header().Get("Allow"); got != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, got, tc.allow)
+		}
+		if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s %s: no CORS header", tc.method, tc.path)
+		}
+	}
+}
+
+func TestPreflight(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_CALIB": "1 per minute"})
+	for i := 0; i < 5; i++ { // preflights are never limited
+		req := httptest.NewRequest("OPTIONS", "/api/session/calib_validation", nil)
+		req.Header.Set("Origin", "http://localhost:8080")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type, x-custom")
+		rec := s.do(req, "192.0.2.1:1000")
+		if rec.Code != 204 {
+			t.Fatalf("preflight %d: status %d", i, rec.Code)
+		}
+		h := rec.Header()
+		if h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || h.Get("Access-Control-Allow-Headers") != "content-type, x-custom" {
+			t.Fatalf("preflight headers %v", h)
+		}
+		if h.Get("X-Ratelimit-Limit") != "" {
+			t.Fatal("a preflight carries rate-limit headers")
+		}
+	}
+}
+
+func TestCORSOriginList(t *testing.T) {
+	s := newTestServer(t, map[string]string{"CORS_ORIGINS": "https://eye-lab.example, https://ruxailab.example"})
+	for origin, want := range map[string]string{"https://ruxailab.example": "https://ruxailab.example", "https://evil.example": ""} {
+		req := httptest.NewRequest("GET", "/api/session/health", nil)
+		req.Header.Set("Origin", origin)
+		if got := s.do(req, "").Header().Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("origin %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
+		}
+	}
+}
+
+// TestClientExamples sends the front end's real calibration and RUXAILAB's
+// real batch and compares with the Python service's responses.
+func TestClientExamples(t *testing.T) {
+	s := newTestServer(t, nil)
+	rec := s.do(calibRequestOf(t, exampleCalibFields(t)), "")
+	if rec.Code != 200 {
+		t.Fatalf("calib_validation: %d %s", rec.Code, rec.Body)
+	}
+	var got, want map[string]json.RawMessage
+	decodeJSON(t, rec, &got)
+	if err := json.Unmarshal([]byte(readTestdata(t, "api/calib_response_linear.json")), &want); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d top-level keys, want %d", len(got), len(want))
+	}
+	for xk, raw := range want {
+		if xk == "centroids" {
+			var gc, wc [][]float64
+			json.Unmarshal(got[xk], &gc)
+			json.Unmarshal(raw, &wc)
+			if len(gc) != len(wc) || len(gc[0]) != 2 {
+				t.Errorf("centroids: %d pairs, want %d", len(gc), len(wc))
+			}
+			continue
+		}
+		var gy, wy map[string]goldenTarget
+		if err := json.Unmarshal(got[xk], &gy); err != nil {
+			t.Fatalf("key %s: %v", xk, err)
+		}
+		json.Unmarshal(raw, &wy)
+		if len(gy) != len(wy) {
+			t.Errorf("key %s: %d inner keys, want %d", xk, len(gy), len(wy))
+		}
+		for yk, w := range wy {
+			g := gy[yk]
+			if len(g.PredictedX) != len(w.PredictedX) || len(g.PredictedY) != len(w.PredictedY) {
+				t.Fatalf("%s/%s: %d predictions, want %d", xk, yk, len(g.PredictedX), len(w.PredictedX))
+			}
+			for i := range w.PredictedX {
+				if math.Abs(g.PredictedX[i]-w.PredictedX[i]) > 1e-6 || math.Abs(g.PredictedY[i]-w.PredictedY[i]) > 1e-6 {
+					t.Errorf("%s/%s row %d: (%v, %v), want (%v, %v)", xk, yk, i, g.PredictedX[i], g.PredictedY[i], w.PredictedX[i], w.PredictedY[i])
+				}
+			}
+			if math.Abs(g.PrecisionSD-w.PrecisionSD) > 1e-6 || math.Abs(g.Accuracy-w.Accuracy) > 1e-6 {
+				t.Errorf("%s/%s: PrecisionSD %v Accuracy %v, want %v %v", xk, yk, g.PrecisionSD, g.Accuracy, w.PrecisionSD, w.Accuracy)
+			}
+		}
+	}
+
+	rec = s.do(batchRequestOf(readTestdata(t, "api/batch_request.json")), "")
+	if rec.Code != 200 {
+		t.Fatalf("batch_predict: %d %s", rec.Code, rec.Body)
+	}
+	var gotB, wantB []map[string]any
+	decodeJSON(t, rec, &gotB)
+	json.Unmarshal([]byte(readTestdata(t, "api/batch_response.json")), &wantB)
+	if len(gotB) != len(wantB) || len(gotB) == 0 {
+		t.Fatalf("%d predictions, want %d", len(gotB), len(wantB))
+	}
+	for i := range wantB {
+		if len(gotB[i]) != len(wantB[i]) {
+			t.Fatalf("element %d keys %v, want %v", i, gotB[i], wantB[i])
+		}
+		for k, wv := range wantB[i] {
+			gv, ok := gotB[i][k]
+			if !ok {
+				t.Fatalf("element %d has no %q", i, k)
+			}
+			wf, _ := wv.(float64)
+			gf, _ := gv.(float64)
+			tol := 0.0
+			if strings.HasPrefix(k, "predicted") {
+				tol = 1e-6
+			}
+			if math.Abs(wf-gf) > tol {
+				t.Errorf("element %d %s: %v, want %v", i, k, gv, wv)
+			}
+		}
+	}
+}
+
+// TestCalibrationDeterministic: the same request gives the same response,
+// centroids included.
+func TestCalibrationDeterministic(t *testing.T) {
+	s := newTestServer(t, nil)
+	first := s.do(calibRequestOf(t, exampleCalibFields(t)), "").Body.String()
+	second := s.do(calibRequestOf(t, exampleCalibFields(t)), "").Body.String()
+	if first != second {
+		t.Fatal("two identical calibrations answered differently")
+	}
+}
+
+// TestBatchUsesReplacedCalibration: replacing a calibration invalidates the
+// cached batch model.
+func TestBatchUsesReplacedCalibration(t *testing.T) {
+	s := newTestServer(t, nil)
+	batch := readTestdata(t, "api/batch_request.json")
+	batch = strings.Replace(batch, "{", `{"calib_id": "sample9full",`, 1)
+	fields := exampleCalibFields(t)
+	if rec := s.do(calibRequestOf(t, fields), ""); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+	before := s.do(batchRequestOf(batch), "").Body.String()
+	again := s.do(batchRequestOf(batch), "").Body.String()
+	if before != again {
+		t.Fatal("the cached model answered differently")
+	}
+	var rows []map[string]float64
+	json.Unmarshal([]byte(fields["fixed_circle_iris_points"]), &rows)
+	for _, r := range rows {
+		r["point_x"] = 1495 - r["point_x"] // mirror the targets
+	}
+	mirrored, _ := json.Marshal(rows)
+	fields["fixed_circle_iris_points"] = string(mirrored)
+	if rec := s.do(calibRequestOf(t, fields), ""); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+	after := s.do(batchRequestOf(batch), "").Body.String()
+	if after == before {
+		t.Fatal("batch_predict still uses the replaced calibration")
+	}
+}
+
+// TestStoreLoadsPythonServiceFiles: a data folder written by the Python
+// service (\r\r\n line ends, blank lines, no screen columns) serves batches.
+func TestStoreLoadsPythonServiceFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"9_full_fixed_train_data.csv", "mask2_fixed_train_data.csv", "a_fixed_train_data.csv", "45_fixed_train_data.csv"} {
+		raw, err := os.ReadFile(filepath.Join("testdata/sessions", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), raw, 0o644)
+	}
+	s := newTestServer(t, map[string]string{"CALIBRATION_STORE": dir})
+	for _, id := range []string{"9_full", "mask2", "a", "45"} {
+		body := fmt.Sprintf(`{"calib_id": %q, "screen_width": 1495, "screen_height": 746, "iris_tracking_data": [{"left_iris_x": 600, "left_iris_y": 290, "right_iris_x": 510, "right_iris_y": 288}, {"left_iris_x": 601, "left_iris_y": 291, "right_iris_x": 511, "right_iris_y": 289}]}`, id)
+		rec := s.do(batchRequestOf(body), "")
+		var out []map[string]any
+		decodeJSON(t, rec, &out)
+		if rec.Code != 200 || len(out) != 2 {
+			t.Errorf("%s: %d %s", id, rec.Code, rec.Body)
+		}
+	}
+}
+
+// TestBadInputs: every client mistake is a 4xx JSON error naming the field,
+// and the server goes on serving.
+func TestBadInputs(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false", "MAX_BODY_BYTES": "200000"})
+	if rec := s.do(calibRequestOf(t, exampleCalibFields(t)), ""); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+	with := func(key, value string) map[string]string {
+		f := exampleCalibFields(t)
+		if value == "\x00delete" {
+			delete(f, key)
+		} else {
+			f[key] = value
+		}
+		return f
+	}
+	calib := func(key, value string) func() *http.Request {
+		return func() *http.Request { return calibRequestOf(t, with(key, value)) }
+	}
+	batch := func(body string) func() *http.Request { return func() *http.Request { return batchRequestOf(body) } }
+	sample := `{"left_iris_x": 600, "left_iris_y": 290, "right_iris_x": 510, "right_iris_y": 288}`
+	batchWith := func(fields string) func() *http.Request {
+		return batch(`{"calib_id": "sample9full", "screen_width": 1495, "screen_height": 746, ` + fields + `}`)
+	}
+	tests := []struct {
+		name   string
+		req    func() *http.Request
+		status int
+		field  string
+	}{
+		{"calib: no file_name", calib("file_name", "\x00delete"), 400, "file_name"},
+		{"calib: file_name not JSON", calib("file_name", "abc"), 400, "file_name"},
+		{"calib: file_name a number", calib("file_name", "12"), 400, "file_name"},
+		{"calib: file_name sanitises to nothing", calib("file_name", `"///???"`), 400, "file_name"},
+		{"calib: file_name is ..", calib("file_name", `"../.."`), 400, "file_name"},
+		{"calib: file_name too long", calib("file_name", `"`+strings.Repeat("a", 300)+`"`), 400, "file_name"},
+		{"calib: no fixed points", calib("fixed_circle_iris_points", "\x00delete"), 400, "fixed_circle_iris_points"},
+		{"calib: fixed points not JSON", calib("fixed_circle_iris_points", "[{"), 400, "fixed_circle_iris_points"},
+		{"calib: fixed points an object", calib("fixed_circle_iris_points", `{"a": 1}`), 400, "fixed_circle_iris_points"},
+		{"calib: fixed points empty", calib("fixed_circle_iris_points", `[]`), 400, "fixed_circle_iris_points"},
+		{"calib: fixed point missing key", calib("fixed_circle_iris_points", `[{"left_iris_x": 1, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5}]`), 400, "fixed_circle_iris_points[0].point_y"},
+		{"calib: fixed point a string", calib("fixed_circle_iris_points", `[{"left_iris_x": "1", "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
+		{"calib: fixed point null", calib("fixed_circle_iris_points", `[{"left_iris_x": null, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
+		{"calib: fixed point huge", calib("fixed_circle_iris_points", `[{"left_iris_x": 1e300, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
+		{"calib: fixed point overflow", calib("fixed_circle_iris_points", `[{"left_iris_x": 1e999, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
+		{"calib: fixed element not object", calib("fixed_circle_iris_points", `[1, 2]`), 400, "fixed_circle_iris_points"},
+		{"calib: no calib points", calib("calib_circle_iris_points", "\x00delete"), 400, "calib_circle_iris_points"},
+		{"calib: calib point missing key", calib("calib_circle_iris_points", `[{"left_iris_x": 1}]`), 400, "calib_circle_iris_points[0].left_iris_y"},
+		{"calib: no screen_width", calib("screen_width", "\x00delete"), 400, "screen_width"},
+		{"calib: screen_width text", calib("screen_width", `"wide"`), 400, "screen_width"},
+		{"calib: screen_width zero", calib("screen_width", "0"), 400, "screen_width"},
+		{"calib: screen_height negative", calib("screen_height", "-746"), 400, "screen_height"},
+		{"calib: screen_height absurd", calib("screen_height", "1e9"), 400, "screen_height"},
+		{"calib: no k", calib("k", "\x00delete"), 400, "k"},
+		{"calib: k zero", calib("k", "0"), 400, "k"},
+		{"calib: k fractional", calib("k", "2.5"), 400, "k"},
+		{"calib: k above test rows", calib("k", "37"), 400, "k"},
+		{"calib: k text", calib("k", `"many"`), 400, "k"},
+		{"calib: unknown model", calib("model", `"Deep Net"`), 400, "model"},
+		{"calib: model not JSON", calib("model", `Linear Regression`), 400, "model"},
+		{"calib: from_ruxailab text", calib("from_ruxailab", `"maybe"`), 400, "from_ruxailab"},
+		{"calib: user_id object", calib("user_id", `{"a": 1}`), 400, "user_id"},
+		{"calib: too few rows for the search", calib("fixed_circle_iris_points", `[{"left_iris_x": 1, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}, {"left_iris_x": 2, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "k"},
+		{"calib: too few rows for the 5-fold search", func() *http.Request {
+			f := with("k", "1")
+			f["model"] = `"Ridge Regression"`
+			f["fixed_circle_iris_points"] = `[{"left_iris_x": 1, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}, {"left_iris_x": 2, "left_iris_y": 3, "right_iris_x": 3, "right_iris_y": 5, "point_x": 50, "point_y": 60}, {"left_iris_x": 3, "left_iris_y": 2, "right_iris_x": 4, "right_iris_y": 4, "point_x": 500, "point_y": 6}]`
+			return calibRequestOf(t, f)
+		}, 400, "fixed_circle_iris_points"},
+		{"calib: JSON body", func() *http.Request {
+			r := httptest.NewRequest("POST", "/api/session/calib_validation", strings.NewReader(`{"file_name": "x"}`))
+			r.Header.Set("Content-Type", "application/json")
+			return r
+		}, 415, ""},
+		{"calib: no content type", func() *http.Request {
+			return httptest.NewRequest("POST", "/api/session/calib_validation", strings.NewReader(`x`))
+		}, 415, ""},
+		{"calib: broken multipart", func() *http.Request {
+			r := httptest.NewRequest("POST", "/api/session/calib_validation", strings.NewReader("--xyz\r\nbroken"))
+			r.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
+			return r
+		}, 400, ""},
+		{"calib: body too large", func() *http.Request {
+			f := exampleCalibFields(t)
+			f["calib_circle_iris_points"] = "[" + strings.Repeat(sample+",", 3000) + sample + "]"
+			return calibRequestOf(t, f)
+		}, 413, ""},
+		{"calib: urlencoded bad k", func() *http.Request {
+			v := url.Values{}
+			for k, val := range with("k", "-3") {
+				v.Set(k, val)
+			}
+			r := httptest.NewRequest("POST", "/api/session/calib_validation", strings.NewReader(v.Encode()))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}, 400, "k"},
+		{"batch: not JSON", batch(`{"calib_id": `), 400, ""},
+		{"batch: an array", batch(`[1, 2]`), 400, ""},
+		{"batch: wrong content type", func() *http.Request {
+			r := batchRequestOf(`{}`)
+			r.Header.Set("Content-Type", "text/plain")
+			return r
+		}, 415, ""},
+		{"batch: no calib_id", batch(`{"screen_width": 1495, "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "calib_id"},
+		{"batch: empty calib_id", batch(`{"calib_id": "", "screen_width": 1495, "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "calib_id"},
+		{"batch: calib_id object", batch(`{"calib_id": {}, "screen_width": 1495, "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "calib_id"},
+		{"batch: calib_id sanitises to nothing", batch(`{"calib_id": "///", "screen_width": 1495, "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "calib_id"},
+		{"batch: unknown calibration", batch(`{"calib_id": "nobody", "screen_width": 1495, "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 404, "calib_id"},
+		{"batch: no samples", batchWith(`"iris_tracking_data": []`), 400, "iris_tracking_data"},
+		{"batch: samples missing", batchWith(`"k": 3`), 400, "iris_tracking_data"},
+		{"batch: samples an object", batchWith(`"iris_tracking_data": {"a": 1}`), 400, "iris_tracking_data"},
+		{"batch: sample missing key", batchWith(`"iris_tracking_data": [` + sample + `, {"left_iris_x": 1, "left_iris_y": 2, "right_iris_x": 3}]`), 400, "iris_tracking_data[1].right_iris_y"},
+		{"batch: sample value text", batchWith(`"iris_tracking_data": [{"left_iris_x": "a", "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4}]`), 400, "iris_tracking_data[0].left_iris_x"},
+		{"batch: sample value null", batchWith(`"iris_tracking_data": [{"left_iris_x": 1, "left_iris_y": null, "right_iris_x": 3, "right_iris_y": 4}]`), 400, "iris_tracking_data[0].left_iris_y"},
+		{"batch: sample not an object", batchWith(`"iris_tracking_data": [5]`), 400, "iris_tracking_data"},
+		{"batch: no screen_width", batch(`{"calib_id": "sample9full", "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "screen_width"},
+		{"batch: screen_height zero", batch(`{"calib_id": "sample9full", "screen_width": 1495, "screen_height": 0, "iris_tracking_data": [` + sample + `]}`), 400, "screen_height"},
+		{"batch: screen_width text", batch(`{"calib_id": "sample9full", "screen_width": "wide", "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "screen_width"},
+		{"batch: body too large", batchWith(`"iris_tracking_data": [` + strings.Repeat(sample+",", 4000) + sample + `]`), 413, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := s.do(tc.req(), "")
+			var body errorBody
+			decodeJSON(t, rec, &body)
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.status, rec.Body)
+			}
+			if body.Error == "" {
+				t.Fatalf("no error message: %s", rec.Body)
+			}
+			if tc.field != "" && body.Field != tc.field {
+				t.Fatalf("field %q, want %q (%s)", body.Field, tc.field, body.Error)
+			}
+		})
+	}
+	if n := len(tests); n < 40 {
+		t.Fatalf("only %d bad inputs", n)
+	}
+	if rec := s.do(httptest.NewRequest("GET", "/api/session/health", nil), ""); rec.Code != 200 {
+		t.Fatal("the server stopped serving")
+	}
+}
