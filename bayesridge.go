@@ -154,7 +154,7 @@ func newBayesianRidgeDesign(x *mat.Dense, y []float64) (bayesianRidgeDesign, []f
 			return bayesianRidgeDesign{}, nil, 0, fmt.Errorf("%w: target %d is not finite", errNotFittable, i)
 		}
 	}
-	yMean := pairwiseSumNumPy(y) / float64(rows)
+	yMean := pairwiseSum(y) / float64(rows)
 
 	d := bayesianRidgeDesign{x: mat.NewDense(rows, cols, nil), y: make([]float64, rows), xty: make([]float64, cols), samples: rows}
 	for i := 0; i < rows; i++ {
@@ -240,39 +240,5 @@ func (d bayesianRidgeDesign) updateCoef(coef, work []float64, alpha, lambda floa
 		r := d.y[i] - p
 		resid[i] = r * r
 	}
-	return pairwiseSumNumPy(resid)
-}
-
-// pairwiseSumNumPy is numpy's pairwise summation of a contiguous float64
-// array (np.sum, np.mean): plain accumulation below 8 values, eight
-// interleaved partial sums up to 128 values, and recursive halving (at a
-// multiple of 8) above that.
-func pairwiseSumNumPy(v []float64) float64 {
-	n := len(v)
-	switch {
-	case n < 8:
-		var s float64
-		for _, x := range v {
-			s += x
-		}
-		return s
-	case n <= 128:
-		var r [8]float64
-		copy(r[:], v[:8])
-		i := 8
-		for ; i < n-n%8; i += 8 {
-			for j := 0; j < 8; j++ {
-				r[j] += v[i+j]
-			}
-		}
-		s := (r[0] + r[1]) + (r[2] + r[3]) + ((r[4] + r[5]) + (r[6] + r[7]))
-		for ; i < n; i++ {
-			s += v[i]
-		}
-		return s
-	default:
-		half := n / 2
-		half -= half % 8
-		return pairwiseSumNumPy(v[:half]) + pairwiseSumNumPy(v[half:])
-	}
+	return pairwiseSum(resid)
 }

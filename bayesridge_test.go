@@ -181,7 +181,7 @@ func TestPairwiseSumNumPy(t *testing.T) {
 			v[i] = float64(i%17) - 3.5
 			want += v[i]
 		}
-		if got := pairwiseSumNumPy(v); got != want { // exact: small integers and halves
+		if got := pairwiseSum(v); got != want { // exact: small integers and halves
 			t.Errorf("n=%d: %v, want %v", n, got, want)
 		}
 	}

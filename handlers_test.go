@@ -46,6 +46,7 @@ type testServer struct {
 	limiter *rateLimiter
 	clock   *testClock
 	store   *fileStore
+	work    *workShedder
 	cfg     config
 }
 
@@ -72,7 +73,9 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
-	return &testServer{handler: newServer(cfg, store, hook, limiter, log), limiter: limiter, clock: clock, store: store, cfg: cfg}
+	work := newWorkShedder(cfg.rateLimit.maxConcurrentWork, cfg.rateLimit.maxWaiting, cfg.rateLimit.workWait)
+	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log}
+	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: store, work: work, cfg: cfg}
 }
 
 // do sends a request from remote (ip:port) and returns the recorder.

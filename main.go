@@ -134,9 +134,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	hook := newWebhookNotifier(cfg.functionsURL, log)
-	limiter := newRateLimiter(cfg.rateLimit, nil, log)
+	deps := serverDeps{
+		store:   store,
+		hook:    hook,
+		limiter: newRateLimiter(cfg.rateLimit, nil, log),
+		work:    newWorkShedder(cfg.rateLimit.maxConcurrentWork, cfg.rateLimit.maxWaiting, cfg.rateLimit.workWait),
+		log:     log,
+	}
 	srv := &http.Server{
-		Handler:           newServer(cfg, store, hook, limiter, log),
+		Handler:           newServer(cfg, deps),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -176,18 +182,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// serverDeps are the long-lived parts the handlers share.
+type serverDeps struct {
+	store   calibrationStore
+	hook    *webhookNotifier
+	limiter *rateLimiter
+	work    *workShedder
+	log     *slog.Logger
+}
+
 // newServer builds the whole HTTP handler.
-func newServer(cfg config, store calibrationStore, hook *webhookNotifier, limiter *rateLimiter, log *slog.Logger) http.Handler {
+func newServer(cfg config, d serverDeps) http.Handler {
 	mux := http.NewServeMux()
-	addRoutes(mux, cfg, store, hook, limiter, log)
-	return withRecover(log, withCORS(newCORSPolicy(cfg.corsOrigins), mux))
+	addRoutes(mux, cfg, d)
+	return withRecover(d.log, withCORS(newCORSPolicy(cfg.corsOrigins), mux))
 }
 
 // addRoutes lists every route with its middleware: the whole API at a glance.
-func addRoutes(mux *http.ServeMux, cfg config, store calibrationStore, hook *webhookNotifier, limiter *rateLimiter, log *slog.Logger) {
+func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	specs := modelSpecs()
 	cache := newGazeModelCache(1024)
-	work := newWorkShedder(cfg.rateLimit.maxConcurrentWork, cfg.rateLimit.maxWaiting, cfg.rateLimit.workWait)
+	store, hook, limiter, work, log := d.store, d.hook, d.limiter, d.work, d.log
 	body := func(h http.Handler) http.Handler { return limitBody(cfg.maxBodyBytes, h) }
 
 	const (

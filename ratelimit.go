@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -125,16 +126,31 @@ func (c clientIdentity) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// parseHostAddr parses "ip", "ip:port" or "[ip]:port".
+// parseHostAddr parses "ip", "ip:port" or "[ip]:port" without allocating
+// (the form is chosen first, so no failed parse builds an error).
 func parseHostAddr(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), true
+	if s == "" {
+		return netip.Addr{}, false
 	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
+	withPort := s[0] == '['
+	if !withPort {
+		if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
+			withPort = true // exactly one colon: IPv4 with a port
+		}
+	}
+	if withPort {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
 		return ap.Addr().Unmap(), true
 	}
-	return netip.Addr{}, false
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
 }
 
 // clientAddr returns the address a request is counted against: the socket
@@ -198,30 +214,37 @@ const windowShards = 64
 // lasts limit.window; every hit counts, allowed or not; the hit is allowed
 // while the count is within the limit. Windows have millisecond resolution.
 //
-// Memory is bounded: the table holds at most maxClients clients (split
-// evenly over the shards), with 24 bytes of key and state per client and no
-// pointers for the garbage collector to scan. Expired windows are swept
-// incrementally, a few entries on each insertion. A client that is over its
-// limit is never evicted. When a shard is full even after sweeping, a new
-// client is counted in one shared overflow window of that shard: new
-// clients then share one quota until entries expire, while every tracked
-// client keeps its own count. Nobody's quota is ever reset early.
+// Memory is bounded: the table holds at most maxClients clients, with 24
+// bytes of key and state per client and no pointers for the garbage
+// collector to scan. Expired windows are swept incrementally (every
+// sweepEvery-th new client of a shard inspects a few entries). A client that
+// is over its limit is never evicted. When the table is full even after
+// sweeping, a new client is counted in the shared overflow window of its
+// shard (one more entry per shard at most): new clients then share one quota
+// until entries expire, while every tracked client keeps its own count.
+// Nobody's quota is ever reset early, and a flood of new addresses cannot
+// push out the clients being limited.
 type fixedWindow struct {
-	limit    rateLimit
-	windowMs int64
-	shardCap int
-	shards   [windowShards]windowShard
+	limit      rateLimit
+	windowMs   int64
+	maxClients int64
+	tracked    atomic.Int64 // entries over all shards
+	shards     [windowShards]windowShard
+
+	reclaiming  sync.Mutex // one reclaim pass at a time
+	nextReclaim int        // the shard the next pass starts with; guarded by reclaiming
 }
 
 type windowShard struct {
 	mu      sync.Mutex
 	entries map[clientKey]windowState
-	_       [40]byte // keep shards on separate cache lines
+	inserts uint32   // new clients seen, to pace the incremental sweep
+	_       [36]byte // keep shards on separate cache lines
 }
 
 func newFixedWindow(limit rateLimit, maxClients int) *fixedWindow {
 	w := &fixedWindow{limit: limit, windowMs: limit.window.Milliseconds()}
-	w.shardCap = max(1, (maxClients+windowShards-1)/windowShards)
+	w.maxClients = int64(max(1, maxClients))
 	for i := range w.shards {
 		w.shards[i].entries = make(map[clientKey]windowState)
 	}
@@ -233,8 +256,14 @@ func (w *fixedWindow) shard(k clientKey) *windowShard {
 	return &w.shards[h>>(64-6)]
 }
 
-// sweepBudget is how many entries an insertion inspects for expiry.
-const sweepBudget = 4
+// Incremental sweeping: every sweepEvery-th new client of a shard inspects
+// sweepBudget entries and deletes the expired ones; a new client that finds
+// the table full first has up to fullSweepBudget entries inspected.
+const (
+	sweepEvery      = 16
+	sweepBudget     = 32
+	fullSweepBudget = 256
+)
 
 // hit counts one request of k at nowMs and returns the window's state
 // after it. allowed is whether the count is within the limit.
@@ -242,34 +271,62 @@ func (w *fixedWindow) hit(k clientKey, nowMs int64) (s windowState, allowed bool
 	sh := w.shard(k)
 	sh.mu.Lock()
 	s, ok := sh.entries[k]
+	if !ok && w.tracked.Load() >= w.maxClients {
+		sh.mu.Unlock()
+		w.reclaim(nowMs)
+		sh.mu.Lock()
+		s, ok = sh.entries[k]
+	}
+	if !ok {
+		sh.inserts++
+		if sh.inserts%sweepEvery == 0 {
+			w.sweepShard(sh, nowMs, sweepBudget)
+		}
+		if w.tracked.Load() >= w.maxClients {
+			k = overflowKey
+			s, ok = sh.entries[k]
+		}
+		if !ok {
+			w.tracked.Add(1)
+		}
+	}
 	switch {
 	case ok && !s.expired(nowMs):
 		if c := s.count(); c < 1<<countBits-1 {
 			s = packWindow(s.endMs(), c+1)
 		}
-	case ok:
-		s = packWindow(nowMs+w.windowMs, 1)
 	default:
-		k = sh.makeRoom(k, nowMs, w.shardCap)
-		s, ok = sh.entries[k]
-		if ok && !s.expired(nowMs) {
-			s = packWindow(s.endMs(), min(s.count()+1, 1<<countBits-1))
-		} else {
-			s = packWindow(nowMs+w.windowMs, 1)
-		}
+		s = packWindow(nowMs+w.windowMs, 1)
 	}
 	sh.entries[k] = s
 	sh.mu.Unlock()
 	return s, s.count() <= w.limit.count
 }
 
-// makeRoom sweeps a few expired entries; if the shard is still full, the
-// new client is counted under overflowKey.
-func (sh *windowShard) makeRoom(k clientKey, nowMs int64, capacity int) clientKey {
-	budget := sweepBudget
-	if len(sh.entries) >= capacity {
-		budget = 256
+// reclaim sweeps expired entries across the shards, at most
+// fullSweepBudget of them, while the table is full. One caller reclaims at
+// a time; the others go on (and count new clients as overflow).
+func (w *fixedWindow) reclaim(nowMs int64) {
+	if !w.reclaiming.TryLock() {
+		return
 	}
+	defer w.reclaiming.Unlock()
+	budget := fullSweepBudget
+	for i := 0; i < windowShards && budget > 0 && w.tracked.Load() >= w.maxClients; i++ {
+		sh := &w.shards[w.nextReclaim%windowShards]
+		w.nextReclaim++
+		sh.mu.Lock()
+		n := min(budget, len(sh.entries))
+		w.sweepShard(sh, nowMs, n)
+		sh.mu.Unlock()
+		budget -= max(n, 1)
+	}
+}
+
+// sweepShard deletes the expired entries among at most budget entries of
+// sh (all of them when budget < 0). The caller holds sh.mu.
+func (w *fixedWindow) sweepShard(sh *windowShard, nowMs int64, budget int) {
+	removed := 0
 	for key, s := range sh.entries {
 		if budget == 0 {
 			break
@@ -277,12 +334,10 @@ func (sh *windowShard) makeRoom(k clientKey, nowMs int64, capacity int) clientKe
 		budget--
 		if s.expired(nowMs) {
 			delete(sh.entries, key)
+			removed++
 		}
 	}
-	if len(sh.entries) >= capacity {
-		return overflowKey
-	}
-	return k
+	w.tracked.Add(int64(-removed))
 }
 
 // peek returns k's current window without counting a hit.
@@ -314,11 +369,7 @@ func (w *fixedWindow) sweep(nowMs int64) {
 	for i := range w.shards {
 		sh := &w.shards[i]
 		sh.mu.Lock()
-		for k, s := range sh.entries {
-			if s.expired(nowMs) {
-				delete(sh.entries, k)
-			}
-		}
+		w.sweepShard(sh, nowMs, -1)
 		sh.mu.Unlock()
 	}
 }
@@ -327,6 +378,7 @@ func (w *fixedWindow) reset() {
 	for i := range w.shards {
 		sh := &w.shards[i]
 		sh.mu.Lock()
+		w.tracked.Add(int64(-len(sh.entries)))
 		clear(sh.entries)
 		sh.mu.Unlock()
 	}
@@ -495,7 +547,7 @@ func (l *rateLimiter) limit(route string, limits []rateLimit, next http.Handler)
 	for _, lim := range sorted {
 		t := newFixedWindow(lim, l.cfg.maxClients)
 		rl.tables = append(rl.tables, t)
-		name := fmt.Sprintf("%s-%d-per-%ds", route, lim.count, int64(lim.window/time.Second))
+		name := fmt.Sprintf("%d-per-%ds", lim.count, int64(lim.window/time.Second))
 		rl.names = append(rl.names, name)
 		rl.limitHdr = append(rl.limitHdr, strconv.FormatUint(uint64(lim.count), 10))
 		policy = append(policy, fmt.Sprintf("%q;q=%d;w=%d", name, lim.count, int64(lim.window/time.Second)))
@@ -579,7 +631,7 @@ func remaining(t *fixedWindow, s windowState) int64 {
 // in a single allocation: the strings point into buf.
 type rateHeaderValues struct {
 	vals [3]string
-	buf  [160]byte
+	buf  [112]byte
 }
 
 // setRateHeaders sets X-RateLimit-Limit/-Remaining/-Reset for the current

@@ -398,3 +398,37 @@ func predictModel(spec modelSpec, m predictor, x *mat.Dense) []float64 {
 	m.predict(x, out)
 	return out
 }
+
+// pairwiseSum is numpy's pairwise summation of a contiguous float64
+// array (np.sum, np.mean): plain accumulation below 8 values, eight
+// interleaved partial sums up to 128 values, and recursive halving (at a
+// multiple of 8) above that.
+func pairwiseSum(v []float64) float64 {
+	n := len(v)
+	switch {
+	case n < 8:
+		var s float64
+		for _, x := range v {
+			s += x
+		}
+		return s
+	case n <= 128:
+		var r [8]float64
+		copy(r[:], v[:8])
+		i := 8
+		for ; i < n-n%8; i += 8 {
+			for j := 0; j < 8; j++ {
+				r[j] += v[i+j]
+			}
+		}
+		s := (r[0] + r[1]) + (r[2] + r[3]) + ((r[4] + r[5]) + (r[6] + r[7]))
+		for ; i < n; i++ {
+			s += v[i]
+		}
+		return s
+	default:
+		half := n / 2
+		half -= half % 8
+		return pairwiseSum(v[:half]) + pairwiseSum(v[half:])
+	}
+}
