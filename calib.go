@@ -16,7 +16,10 @@ import (
 
 // irisSample is one face-mesh reading: iris centres in video pixels.
 type irisSample struct {
-	LeftX, LeftY, RightX, RightY float64
+	LeftX  float64 `json:"left_iris_x"`
+	LeftY  float64 `json:"left_iris_y"`
+	RightX float64 `json:"right_iris_x"`
+	RightY float64 `json:"right_iris_y"`
 }
 
 // labelledSample is an iris reading taken while the user looked at the dot
@@ -211,49 +214,25 @@ func decodeFormJSON(raw json.RawMessage, field, want string, v any) error {
 	return nil
 }
 
-// rawPoint holds one element of the sample arrays, numbers kept raw so that
-// an error can name the index and key.
-type rawPoint struct {
-	LeftX  json.RawMessage `json:"left_iris_x"`
-	LeftY  json.RawMessage `json:"left_iris_y"`
-	RightX json.RawMessage `json:"right_iris_x"`
-	RightY json.RawMessage `json:"right_iris_y"`
-	PointX json.RawMessage `json:"point_x"`
-	PointY json.RawMessage `json:"point_y"`
-}
+// labelledKeys and irisKeyList are the keys of the two sample arrays.
+var (
+	labelledKeys = []string{"left_iris_x", "left_iris_y", "right_iris_x", "right_iris_y", "point_x", "point_y"}
+	irisKeyList  = labelledKeys[:4]
+)
 
 // decodePoints parses a sample array; labelled arrays also need point_x/point_y.
 func decodePoints(raw json.RawMessage, field string, labelled bool, lim inputLimits) ([]labelledSample, error) {
-	var pts []rawPoint
-	if err := decodeFormJSON(raw, field, "an array of sample objects", &pts); err != nil {
+	keys := irisKeyList
+	if labelled {
+		keys = labelledKeys
+	}
+	arr, err := decodeSampleArray(raw, sampleSpec{field: field, keys: keys, maxLen: lim.maxCalibRows, maxAbs: lim.maxCoordinate})
+	if err != nil {
 		return nil, err
 	}
-	if len(pts) > lim.maxCalibRows {
-		return nil, badField(field, "holds %d samples; the limit is %d", len(pts), lim.maxCalibRows)
-	}
-	keys := []string{"left_iris_x", "left_iris_y", "right_iris_x", "right_iris_y", "point_x", "point_y"}
-	if !labelled {
-		keys = keys[:4]
-	}
-	out := make([]labelledSample, len(pts))
-	for i, p := range pts {
-		vals := []json.RawMessage{p.LeftX, p.LeftY, p.RightX, p.RightY, p.PointX, p.PointY}
-		var nums [6]float64
-		for j := range keys {
-			v, ok := parseJSONNumber(vals[j])
-			name := fmt.Sprintf("%s[%d].%s", field, i, keys[j])
-			if !ok {
-				if len(vals[j]) == 0 {
-					return nil, badField(name, "is missing")
-				}
-				return nil, badField(name, "must be a finite number, got %s", truncate(string(vals[j]), 40))
-			}
-			if math.Abs(v) > lim.maxCoordinate {
-				return nil, badField(name, "%g is outside ±%g", v, lim.maxCoordinate)
-			}
-			nums[j] = v
-		}
-		out[i] = labelledSample{irisSample{nums[0], nums[1], nums[2], nums[3]}, nums[4], nums[5]}
+	out := make([]labelledSample, len(arr.values))
+	for i, v := range arr.values {
+		out[i] = labelledSample{irisSample{v[0], v[1], v[2], v[3]}, v[4], v[5]}
 	}
 	return out, nil
 }
@@ -486,22 +465,27 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 			writeError(w, r, log, err)
 			return
 		}
-		if err := store.Save(req.id, req.cal); err != nil {
-			writeError(w, r, log, storeError("", err))
+		// The calibration is written (and synced) while the model is fitted;
+		// the answer waits for both, so a 200 means it is on disk.
+		saved := make(chan error, 1)
+		go func() { saved <- store.Save(req.id, req.cal) }()
+		var rep calibReport
+		release, err := work.acquire(r)
+		if err == nil {
+			rep, err = evaluateCalibration(req.spec, req.cal.Fixed, req.k, 0)
+			release()
+		}
+		if saveErr := <-saved; saveErr != nil {
+			writeError(w, r, log, storeError("", saveErr))
 			return
 		}
 		cache.forget(req.id)
-		release, err := work.acquire(r)
-		if err != nil {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, r, log, err)
-			return
-		}
-		rep, err := evaluateCalibration(req.spec, req.cal.Fixed, req.k, 0)
-		release()
 		if err != nil {
 			if errors.Is(err, errNotFittable) {
 				err = badField("fixed_circle_iris_points", "model %q cannot be fitted on these samples: %v (the calibration was stored)", req.spec.name, err)
+			}
+			if err == errOverloaded {
+				w.Header().Set("Retry-After", "1")
 			}
 			writeError(w, r, log, err)
 			return

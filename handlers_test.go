@@ -414,7 +414,7 @@ func TestBadInputs(t *testing.T) {
 		{"calib: fixed point null", calib("fixed_circle_iris_points", `[{"left_iris_x": null, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
 		{"calib: fixed point huge", calib("fixed_circle_iris_points", `[{"left_iris_x": 1e300, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
 		{"calib: fixed point overflow", calib("fixed_circle_iris_points", `[{"left_iris_x": 1e999, "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4, "point_x": 5, "point_y": 6}]`), 400, "fixed_circle_iris_points[0].left_iris_x"},
-		{"calib: fixed element not object", calib("fixed_circle_iris_points", `[1, 2]`), 400, "fixed_circle_iris_points"},
+		{"calib: fixed element not object", calib("fixed_circle_iris_points", `[1, 2]`), 400, "fixed_circle_iris_points[0]"},
 		{"calib: no calib points", calib("calib_circle_iris_points", "\x00delete"), 400, "calib_circle_iris_points"},
 		{"calib: calib point missing key", calib("calib_circle_iris_points", `[{"left_iris_x": 1}]`), 400, "calib_circle_iris_points[0].left_iris_y"},
 		{"calib: no screen_width", calib("screen_width", "\x00delete"), 400, "screen_width"},
@@ -483,7 +483,7 @@ func TestBadInputs(t *testing.T) {
 		{"batch: sample missing key", batchWith(`"iris_tracking_data": [` + sample + `, {"left_iris_x": 1, "left_iris_y": 2, "right_iris_x": 3}]`), 400, "iris_tracking_data[1].right_iris_y"},
 		{"batch: sample value text", batchWith(`"iris_tracking_data": [{"left_iris_x": "a", "left_iris_y": 2, "right_iris_x": 3, "right_iris_y": 4}]`), 400, "iris_tracking_data[0].left_iris_x"},
 		{"batch: sample value null", batchWith(`"iris_tracking_data": [{"left_iris_x": 1, "left_iris_y": null, "right_iris_x": 3, "right_iris_y": 4}]`), 400, "iris_tracking_data[0].left_iris_y"},
-		{"batch: sample not an object", batchWith(`"iris_tracking_data": [5]`), 400, "iris_tracking_data"},
+		{"batch: sample not an object", batchWith(`"iris_tracking_data": [5]`), 400, "iris_tracking_data[0]"},
 		{"batch: no screen_width", batch(`{"calib_id": "sample9full", "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "screen_width"},
 		{"batch: screen_height zero", batch(`{"calib_id": "sample9full", "screen_width": 1495, "screen_height": 0, "iris_tracking_data": [` + sample + `]}`), 400, "screen_height"},
 		{"batch: screen_width text", batch(`{"calib_id": "sample9full", "screen_width": "wide", "screen_height": 746, "iris_tracking_data": [` + sample + `]}`), 400, "screen_width"},
@@ -510,5 +510,97 @@ func TestBadInputs(t *testing.T) {
 	}
 	if rec := s.do(httptest.NewRequest("GET", "/api/session/health", nil), ""); rec.Code != 200 {
 		t.Fatal("the server stopped serving")
+	}
+}
+
+// session9FullFields is the 180-row 9_full recording as the front end
+// would send it.
+func session9FullFields(t testing.TB, model string) map[string]string {
+	c, err := parseFixedCSV([]byte(readTestdata(t, "sessions/9_full_fixed_train_data.csv")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type point struct {
+		LeftX  float64 `json:"left_iris_x"`
+		LeftY  float64 `json:"left_iris_y"`
+		RightX float64 `json:"right_iris_x"`
+		RightY float64 `json:"right_iris_y"`
+		PointX float64 `json:"point_x"`
+		PointY float64 `json:"point_y"`
+	}
+	pts := make([]point, len(c.Fixed))
+	for i, r := range c.Fixed {
+		pts[i] = point{r.LeftX, r.LeftY, r.RightX, r.RightY, r.PointX, r.PointY}
+	}
+	fixed, _ := json.Marshal(pts)
+	predict, err := parseIrisCSV([]byte(readTestdata(t, "sessions/9_full_predict_train_data.csv")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calib, _ := json.Marshal(predict)
+	name, _ := json.Marshal(model)
+	return map[string]string{
+		"file_name": `"9_full"`, "fixed_circle_iris_points": string(fixed), "calib_circle_iris_points": string(calib),
+		"screen_width": "1495", "screen_height": "746", "k": "9", "model": string(name),
+	}
+}
+
+// batch9FullBody is a batch_predict of the 180 samples of the 9_full
+// second recording.
+func batch9FullBody(t testing.TB) string {
+	predict, err := parseIrisCSV([]byte(readTestdata(t, "sessions/9_full_predict_train_data.csv")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(`{"calib_id": "9_full", "screen_width": 1495, "screen_height": 746, "k": 9, "model_name": "Linear Regression", "iris_tracking_data": [`)
+	for i, s := range predict {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"left_iris_x": %v, "left_iris_y": %v, "right_iris_x": %v, "right_iris_y": %v, "timestamp": %d}`, s.LeftX, s.LeftY, s.RightX, s.RightY, 1700000000000+33*i)
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+// BenchmarkCalibValidation times a whole calib_validation request (form
+// decoding, atomic store, fit with grid search, k-means, JSON) on the
+// 180-row 9_full recording, per model.
+func BenchmarkCalibValidation(b *testing.B) {
+	s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
+	for _, model := range servedModels(modelSpecs()) {
+		b.Run(strings.ReplaceAll(model, " ", "_"), func(b *testing.B) {
+			body, ct := calibForm(b, session9FullFields(b, model))
+			raw := body.Bytes()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				req := httptest.NewRequest("POST", "/api/session/calib_validation", bytes.NewReader(raw))
+				req.Header.Set("Content-Type", ct)
+				if rec := s.do(req, ""); rec.Code != 200 {
+					b.Fatalf("%d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBatchPredict times a batch_predict of 180 samples through the
+// whole handler, the calibration's model cached.
+func BenchmarkBatchPredict(b *testing.B) {
+	s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
+	if rec := s.do(calibRequestOf(b, session9FullFields(b, "Linear Regression")), ""); rec.Code != 200 {
+		b.Fatal(rec.Body)
+	}
+	body := []byte(batch9FullBody(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest("POST", "/api/session/batch_predict", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if rec := s.do(req, ""); rec.Code != 200 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
 	}
 }

@@ -215,14 +215,6 @@ type batchRequest struct {
 	ModelName        json.RawMessage `json:"model_name"`
 }
 
-type batchSample struct {
-	LeftX     json.RawMessage `json:"left_iris_x"`
-	LeftY     json.RawMessage `json:"left_iris_y"`
-	RightX    json.RawMessage `json:"right_iris_x"`
-	RightY    json.RawMessage `json:"right_iris_y"`
-	Timestamp json.RawMessage `json:"timestamp"`
-}
-
 // parseJSONNumber parses raw as a finite JSON number; ok is false for
 // anything else (strings, null, NaN spelled out, missing).
 func parseJSONNumber(raw json.RawMessage) (float64, bool) {
@@ -269,9 +261,6 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
-// irisKeys names the four iris values of a sample, in irisSample order.
-var irisKeys = [4]string{"left_iris_x", "left_iris_y", "right_iris_x", "right_iris_y"}
 
 // parsedBatch is a validated batch_predict request.
 type parsedBatch struct {
@@ -331,35 +320,21 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 	if len(req.IrisTrackingData) == 0 || string(req.IrisTrackingData) == "null" {
 		return p, badField("iris_tracking_data", "is required: an array of iris samples")
 	}
-	var raw []batchSample
-	if err := json.Unmarshal(req.IrisTrackingData, &raw); err != nil {
-		return p, badField("iris_tracking_data", "must be an array of objects with %s, %s, %s and %s: %v", irisKeys[0], irisKeys[1], irisKeys[2], irisKeys[3], err)
+	arr, err := decodeSampleArray(req.IrisTrackingData, sampleSpec{
+		field: "iris_tracking_data", keys: irisKeyList, passThrough: "timestamp",
+		maxLen: lim.maxSamples, maxAbs: lim.maxCoordinate,
+	})
+	if err != nil {
+		return p, err
 	}
-	if len(raw) == 0 {
+	if len(arr.values) == 0 {
 		return p, badField("iris_tracking_data", "must not be empty")
 	}
-	if len(raw) > lim.maxSamples {
-		return p, badField("iris_tracking_data", "holds %d samples; the limit is %d", len(raw), lim.maxSamples)
+	p.samples = make([]irisSample, len(arr.values))
+	for i, v := range arr.values {
+		p.samples[i] = irisSample{v[0], v[1], v[2], v[3]}
 	}
-	p.samples = make([]irisSample, len(raw))
-	p.timestamps = make([]json.RawMessage, len(raw))
-	for i, s := range raw {
-		vals := [4]json.RawMessage{s.LeftX, s.LeftY, s.RightX, s.RightY}
-		var nums [4]float64
-		for j, v := range vals {
-			f, ok := parseJSONNumber(v)
-			if !ok {
-				what := "must be a finite number"
-				if len(v) == 0 {
-					what = "is missing"
-				}
-				return p, badField(fmt.Sprintf("iris_tracking_data[%d].%s", i, irisKeys[j]), "%s", what)
-			}
-			nums[j] = f
-		}
-		p.samples[i] = irisSample{nums[0], nums[1], nums[2], nums[3]}
-		p.timestamps[i] = bytes.TrimSpace(s.Timestamp)
-	}
+	p.timestamps = arr.raw
 	return p, nil
 }
 

@@ -29,11 +29,12 @@ var (
 // <id>_fixed_train_data.csv (labelled rows plus the screen size on every
 // row) and <id>_predict_train_data.csv (the unlabelled recording).
 //
-// Writes go to a temporary file that is fsynced and renamed into place, the
-// predict file first and the fixed file last, then the folder is fsynced. A
-// crash therefore leaves either the old or the new fixed file, never a
-// partial one; batch_predict reads only the fixed file. Saves of one id are
-// serialised so that concurrent requests end with one whole calibration.
+// Writes go to temporary files that are synced to disk and renamed into
+// place, the predict file first and the fixed file last, then the folder is
+// synced. A crash therefore leaves either the old or the new fixed file,
+// never a partial one; batch_predict reads only the fixed file. Saves of one
+// id are serialised so that concurrent requests end with one whole
+// calibration.
 type fileStore struct {
 	dir   string
 	locks sync.Map // id → *sync.Mutex
@@ -62,13 +63,37 @@ func (s *fileStore) lock(id string) func() {
 	return mu.Unlock
 }
 
-// Save stores c under id, replacing what was there.
+// Save stores c under id, replacing what was there. The two temporary
+// files are written and synced in parallel (one journal commit can then
+// serve both), renamed predict first and fixed last, and the folder synced.
 func (s *fileStore) Save(id string, c calibration) error {
 	defer s.lock(id)()
-	if err := writeFileAtomic(s.predictPath(id), encodeIrisCSV(c.Calib)); err != nil {
-		return err
+	fixed, predict := s.fixedPath(id), s.predictPath(id)
+	var predictTmp string
+	predictErr := make(chan error, 1)
+	go func() {
+		var err error
+		predictTmp, err = writeTempSynced(predict, encodeIrisCSV(c.Calib))
+		predictErr <- err
+	}()
+	fixedTmp, err := writeTempSynced(fixed, encodeFixedCSV(c))
+	if perr := <-predictErr; err == nil {
+		err = perr
 	}
-	if err := writeFileAtomic(s.fixedPath(id), encodeFixedCSV(c)); err != nil {
+	if err == nil {
+		if err = os.Rename(predictTmp, predict); err == nil {
+			err = os.Rename(fixedTmp, fixed)
+		}
+		if err != nil {
+			err = fmt.Errorf("renaming calibration %q into place: %w", id, err)
+		}
+	}
+	if err != nil {
+		for _, tmp := range []string{predictTmp, fixedTmp} {
+			if tmp != "" {
+				os.Remove(tmp)
+			}
+		}
 		return err
 	}
 	return syncDir(s.dir)
@@ -96,7 +121,7 @@ func (s *fileStore) Load(id string) (calibration, error) {
 }
 
 // Version returns a value that changes whenever the fixed file of id is
-// replaced (its size and modification time), for cache invalidation.
+// replaced (its inode, size and modification time), for cache invalidation.
 func (s *fileStore) Version(id string) (string, error) {
 	fi, err := os.Stat(s.fixedPath(id))
 	if errors.Is(err, os.ErrNotExist) {
@@ -105,36 +130,33 @@ func (s *fileStore) Version(id string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("%d-%d", fi.Size(), fi.ModTime().UnixNano()), nil
+	return fmt.Sprintf("%d-%d-%d", fileInode(fi), fi.Size(), fi.ModTime().UnixNano()), nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path, fsyncs it and
-// renames it over path.
-func writeFileAtomic(path string, data []byte) (err error) {
+// writeTempSynced writes data to a new temporary file beside path and
+// syncs it to disk; it returns the temporary file's name. Nothing is left
+// behind on failure.
+func writeTempSynced(path string, data []byte) (tmp string, err error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("creating temporary file for %s: %w", filepath.Base(path), err)
+		return "", fmt.Errorf("creating temporary file for %s: %w", filepath.Base(path), err)
 	}
-	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			os.Remove(f.Name())
 		}
 	}()
 	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+		return "", fmt.Errorf("writing %s: %w", filepath.Base(path), err)
 	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", filepath.Base(path), err)
+	if err = syncData(f); err != nil {
+		return "", fmt.Errorf("syncing %s: %w", filepath.Base(path), err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", filepath.Base(path), err)
+		return "", fmt.Errorf("closing %s: %w", filepath.Base(path), err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("renaming %s into place: %w", filepath.Base(path), err)
-	}
-	return nil
+	return f.Name(), nil
 }
 
 func syncDir(dir string) error {

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// sampleArray is a decoded JSON array of flat sample objects: for each
+// element, the numbers of the wanted keys and, optionally, the raw JSON of
+// one pass-through key (the timestamp).
+type sampleArray struct {
+	values [][6]float64
+	raw    []json.RawMessage // per element, the pass-through key's JSON (nil when absent)
+}
+
+// sampleSpec says what decodeSampleArray reads: up to six numeric keys,
+// all required, and an optional pass-through key.
+type sampleSpec struct {
+	field       string   // the request field, for error messages
+	keys        []string // required finite numbers, in output order
+	passThrough string   // kept as raw JSON; "" for none
+	maxLen      int      // most elements accepted
+	maxAbs      float64  // largest accepted |value|; 0 for no bound
+}
+
+// decodeSampleArray parses data, which must be a JSON array of objects,
+// without reflection: the wanted keys must hold finite JSON numbers, other
+// keys may hold any JSON value and are skipped. Keys match exactly, a
+// repeated key's last value wins. Errors are *apiError values naming the
+// field, and for a bad element its index and key.
+func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
+	p := jsonScanner{data: data}
+	var out sampleArray
+	fail := func(format string, args ...any) (sampleArray, error) {
+		return sampleArray{}, badField(spec.field, format, args...)
+	}
+	p.skipSpace()
+	if !p.consume('[') {
+		return fail("must be a JSON array of objects")
+	}
+	p.skipSpace()
+	if p.consume(']') {
+		return out, p.end(spec.field)
+	}
+	for i := 0; ; i++ {
+		if i >= spec.maxLen {
+			return fail("holds more than %d samples; the limit is %d", spec.maxLen, spec.maxLen)
+		}
+		p.skipSpace()
+		if !p.consume('{') {
+			return sampleArray{}, badField(fmt.Sprintf("%s[%d]", spec.field, i), "must be an object")
+		}
+		var vals [6]float64
+		var seen [6]bool
+		var raw json.RawMessage
+		p.skipSpace()
+		if !p.consume('}') {
+			for {
+				p.skipSpace()
+				key, ok := p.readString()
+				if !ok {
+					return fail("is not valid JSON near byte %d", p.pos)
+				}
+				p.skipSpace()
+				if !p.consume(':') {
+					return fail("is not valid JSON near byte %d", p.pos)
+				}
+				p.skipSpace()
+				idx := -1
+				for j, k := range spec.keys {
+					if k == key {
+						idx = j
+						break
+					}
+				}
+				start := p.pos
+				if !p.skipValue() {
+					return fail("is not valid JSON near byte %d", p.pos)
+				}
+				token := data[start:p.pos]
+				switch {
+				case idx >= 0:
+					v, ok := parseJSONNumber(token)
+					if !ok {
+						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(token), 40))
+					}
+					if spec.maxAbs > 0 && math.Abs(v) > spec.maxAbs {
+						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "%g is outside ±%g", v, spec.maxAbs)
+					}
+					vals[idx], seen[idx] = v, true
+				case key == spec.passThrough && spec.passThrough != "":
+					raw = json.RawMessage(token)
+				}
+				p.skipSpace()
+				if p.consume(',') {
+					continue
+				}
+				if p.consume('}') {
+					break
+				}
+				return fail("is not valid JSON near byte %d", p.pos)
+			}
+		}
+		for j, k := range spec.keys {
+			if !seen[j] {
+				return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, k), "is missing")
+			}
+		}
+		out.values = append(out.values, vals)
+		if spec.passThrough != "" {
+			out.raw = append(out.raw, raw)
+		}
+		p.skipSpace()
+		if p.consume(',') {
+			continue
+		}
+		if p.consume(']') {
+			return out, p.end(spec.field)
+		}
+		return fail("is not valid JSON near byte %d", p.pos)
+	}
+}
+
+// jsonScanner walks JSON text.
+type jsonScanner struct {
+	data []byte
+	pos  int
+}
+
+func (p *jsonScanner) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonScanner) consume(c byte) bool {
+	if p.pos < len(p.data) && p.data[p.pos] == c {
+		p.pos++
+		return true
+	}
+	return false
+}
+
+// end checks that only white space follows the value.
+func (p *jsonScanner) end(field string) error {
+	p.skipSpace()
+	if p.pos != len(p.data) {
+		return badField(field, "has unexpected text after the array near byte %d", p.pos)
+	}
+	return nil
+}
+
+// readString reads a JSON string and returns its value.
+func (p *jsonScanner) readString() (string, bool) {
+	start := p.pos
+	if !p.skipString() {
+		return "", false
+	}
+	tok := p.data[start:p.pos]
+	inner := tok[1 : len(tok)-1]
+	for _, c := range inner {
+		if c == '\\' {
+			var s string
+			if json.Unmarshal(tok, &s) != nil {
+				return "", false
+			}
+			return s, true
+		}
+	}
+	return string(inner), true
+}
+
+// skipString moves past a JSON string starting at pos.
+func (p *jsonScanner) skipString() bool {
+	if !p.consume('"') {
+		return false
+	}
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		p.pos++
+		switch {
+		case c == '"':
+			return true
+		case c == '\\':
+			if p.pos >= len(p.data) {
+				return false
+			}
+			p.pos++
+		case c < 0x20:
+			return false
+		}
+	}
+	return false
+}
+
+// skipValue moves past one JSON value of any kind. Open containers are kept
+// on a small explicit stack, so deep input cannot exhaust the goroutine's.
+func (p *jsonScanner) skipValue() bool {
+	var buf [32]byte
+	stack := buf[:0] // the closing bracket of each open container
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return false
+		}
+		switch c := p.data[p.pos]; {
+		case c == '{' || c == '[':
+			p.pos++
+			p.skipSpace()
+			closing := byte('}')
+			if c == '[' {
+				closing = ']'
+			}
+			if !p.consume(closing) {
+				stack = append(stack, closing)
+				if c == '{' && !p.objectKey() {
+					return false
+				}
+				continue // the container's first value
+			}
+		case c == '"':
+			if !p.skipString() {
+				return false
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			p.skipNumber()
+		case c == 't':
+			if !p.literal("true") {
+				return false
+			}
+		case c == 'f':
+			if !p.literal("false") {
+				return false
+			}
+		case c == 'n':
+			if !p.literal("null") {
+				return false
+			}
+		default:
+			return false
+		}
+		// A value ended: close containers until one continues with a comma.
+		for {
+			if len(stack) == 0 {
+				return true
+			}
+			p.skipSpace()
+			top := stack[len(stack)-1]
+			if p.consume(',') {
+				if top == '}' && !p.objectKey() {
+					return false
+				}
+				break
+			}
+			if !p.consume(top) {
+				return false
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+// objectKey reads `"key":` inside an object.
+func (p *jsonScanner) objectKey() bool {
+	p.skipSpace()
+	if !p.skipString() {
+		return false
+	}
+	p.skipSpace()
+	return p.consume(':')
+}
+
+func (p *jsonScanner) skipNumber() {
+	for p.pos < len(p.data) {
+		switch c := p.data[p.pos]; {
+		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *jsonScanner) literal(word string) bool {
+	if len(p.data)-p.pos >= len(word) && string(p.data[p.pos:p.pos+len(word)]) == word {
+		p.pos += len(word)
+		return true
+	}
+	return false
+}
