@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -203,16 +203,67 @@ func (c *gazeModelCache) forget(id string) {
 	}
 }
 
-// batchRequest is the JSON body of batch_predict. Numbers stay raw so that
-// errors can name the sample and key, and the screen size and timestamps
-// are echoed exactly as sent.
+// batchRequest is the JSON body of batch_predict, each member's JSON kept
+// raw so that errors can name the sample and key, and the screen size and
+// timestamps are echoed exactly as sent. RUXAILAB's k and model_name are
+// accepted and ignored, as the Python service did.
 type batchRequest struct {
-	CalibID          json.RawMessage `json:"calib_id"`
-	ScreenWidth      json.RawMessage `json:"screen_width"`
-	ScreenHeight     json.RawMessage `json:"screen_height"`
-	IrisTrackingData json.RawMessage `json:"iris_tracking_data"`
-	K                json.RawMessage `json:"k"`
-	ModelName        json.RawMessage `json:"model_name"`
+	CalibID          json.RawMessage
+	ScreenWidth      json.RawMessage
+	ScreenHeight     json.RawMessage
+	IrisTrackingData json.RawMessage
+}
+
+// decodeBatchObject splits the top-level JSON object into its members
+// without decoding them (other members are skipped).
+func decodeBatchObject(body []byte, req *batchRequest) error {
+	notObject := func() error {
+		return &apiError{Status: http.StatusBadRequest, Message: "body must be a JSON object with calib_id, screen_width, screen_height and iris_tracking_data"}
+	}
+	p := jsonScanner{data: body}
+	p.skipSpace()
+	if !p.consume('{') {
+		return notObject()
+	}
+	p.skipSpace()
+	if p.consume('}') {
+		return p.end("")
+	}
+	for {
+		p.skipSpace()
+		key, ok := p.readKey()
+		if !ok {
+			return notObject()
+		}
+		p.skipSpace()
+		if !p.consume(':') {
+			return notObject()
+		}
+		p.skipSpace()
+		start := p.pos
+		if !p.skipValue() {
+			return &apiError{Status: http.StatusBadRequest, Field: string(key), Message: fmt.Sprintf("is not valid JSON near byte %d", p.pos)}
+		}
+		value := json.RawMessage(body[start:p.pos])
+		switch string(key) {
+		case "calib_id":
+			req.CalibID = value
+		case "screen_width":
+			req.ScreenWidth = value
+		case "screen_height":
+			req.ScreenHeight = value
+		case "iris_tracking_data":
+			req.IrisTrackingData = value
+		}
+		p.skipSpace()
+		if p.consume(',') {
+			continue
+		}
+		if p.consume('}') {
+			return p.end("")
+		}
+		return notObject()
+	}
 }
 
 // parseJSONNumber parses raw as a finite JSON number; ok is false for
@@ -278,14 +329,13 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 			return parsedBatch{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}
 		}
 	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return parsedBatch{}, bodyError(err, "reading the body")
+	}
 	var req batchRequest
-	dec := json.NewDecoder(r.Body)
-	if err := dec.Decode(&req); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return parsedBatch{}, bodyError(err, "")
-		}
-		return parsedBatch{}, &apiError{Status: http.StatusBadRequest, Message: "body is not a JSON object: " + err.Error()}
+	if err := decodeBatchObject(body, &req); err != nil {
+		return parsedBatch{}, err
 	}
 	var p parsedBatch
 	if len(req.CalibID) == 0 || string(req.CalibID) == "null" {
@@ -305,11 +355,9 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 	if len(rawID) > lim.maxIDLength {
 		return p, badField("calib_id", "is longer than %d characters", lim.maxIDLength)
 	}
-	id, err := sanitizeID(rawID)
-	if err != nil {
+	if p.id, err = sanitizeID(rawID); err != nil {
 		return p, badField("calib_id", "%v", err)
 	}
-	p.id = id
 	if p.width, err = parseScreenSize("screen_width", req.ScreenWidth, lim.maxScreenPx); err != nil {
 		return p, err
 	}

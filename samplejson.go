@@ -58,7 +58,7 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 		if !p.consume('}') {
 			for {
 				p.skipSpace()
-				key, ok := p.readString()
+				key, ok := p.readKey()
 				if !ok {
 					return fail("is not valid JSON near byte %d", p.pos)
 				}
@@ -69,7 +69,7 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 				p.skipSpace()
 				idx := -1
 				for j, k := range spec.keys {
-					if k == key {
+					if k == string(key) {
 						idx = j
 						break
 					}
@@ -89,7 +89,7 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "%g is outside ±%g", v, spec.maxAbs)
 					}
 					vals[idx], seen[idx] = v, true
-				case key == spec.passThrough && spec.passThrough != "":
+				case spec.passThrough != "" && string(key) == spec.passThrough:
 					raw = json.RawMessage(token)
 				}
 				p.skipSpace()
@@ -151,16 +151,17 @@ func (p *jsonScanner) consume(c byte) bool {
 func (p *jsonScanner) end(field string) error {
 	p.skipSpace()
 	if p.pos != len(p.data) {
-		return badField(field, "has unexpected text after the array near byte %d", p.pos)
+		return badField(field, "has unexpected text after the value near byte %d", p.pos)
 	}
 	return nil
 }
 
-// readString reads a JSON string and returns its value.
-func (p *jsonScanner) readString() (string, bool) {
+// readKey reads a JSON string and returns its value. Without escapes the
+// value is the input's own bytes (no copy); compare it as string(key).
+func (p *jsonScanner) readKey() ([]byte, bool) {
 	start := p.pos
 	if !p.skipString() {
-		return "", false
+		return nil, false
 	}
 	tok := p.data[start:p.pos]
 	inner := tok[1 : len(tok)-1]
@@ -168,12 +169,12 @@ func (p *jsonScanner) readString() (string, bool) {
 		if c == '\\' {
 			var s string
 			if json.Unmarshal(tok, &s) != nil {
-				return "", false
+				return nil, false
 			}
-			return s, true
+			return []byte(s), true
 		}
 	}
-	return string(inner), true
+	return inner, true
 }
 
 // skipString moves past a JSON string starting at pos.
