@@ -124,6 +124,9 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // gracefully (listener closed, in-flight requests finished within the
 // shutdown timeout, webhooks drained).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "loadtest" {
+		return runLoadTest(ctx, args[1:], stdout)
+	}
 	cfg, err := loadConfig(args, getenv)
 	if err != nil {
 		return err
