@@ -71,6 +71,13 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	maxRows := fs.String("max-calib-rows", env("MAX_CALIB_ROWS", strconv.Itoa(c.limits.maxCalibRows)), "samples per calib_validation array (MAX_CALIB_ROWS)")
 	rl := registerRateLimitFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			var usage strings.Builder
+			usage.WriteString("Usage: eyetrack [flags]   (every flag falls back to the environment variable named in its text)\n")
+			fs.SetOutput(&usage)
+			fs.PrintDefaults()
+			return c, &helpRequested{usage: usage.String()}
+		}
 		return c, fmt.Errorf("command line: %w", err)
 	}
 	if fs.NArg() > 0 {
@@ -104,6 +111,11 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	return c, nil
 }
 
+// helpRequested is returned by loadConfig for -h; run prints the usage.
+type helpRequested struct{ usage string }
+
+func (h *helpRequested) Error() string { return "help requested" }
+
 func positiveInt(s, name string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 	if err != nil || n <= 0 {
@@ -128,6 +140,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runLoadTest(ctx, args[1:], stdout)
 	}
 	cfg, err := loadConfig(args, getenv)
+	var help *helpRequested
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, help.usage)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
