@@ -88,11 +88,11 @@ func axisDesign(rows []labelledSample, idx []int, yAxis bool) (*mat.Dense, []flo
 
 // fitAxis scales the training rows (StandardScaler fit on them) and fits
 // the model; it returns the fit and the predictions for the test rows.
-func fitAxis(spec modelSpec, rows []labelledSample, train, test []int, yAxis bool) (axisFit, []float64, error) {
+func fitAxis(spec modelSpec, rows []labelledSample, train, test []int, yAxis bool, borrow borrower) (axisFit, []float64, error) {
 	xTrain, yTrain := axisDesign(rows, train, yAxis)
 	xTest, _ := axisDesign(rows, test, yAxis)
 	scaler := fitStandardScaler(xTrain)
-	res, err := fitModel(spec, scaler.transform(xTrain), yTrain)
+	res, err := fitModel(spec, scaler.transform(xTrain), yTrain, borrow)
 	if err != nil {
 		return axisFit{}, nil, err
 	}
@@ -103,8 +103,15 @@ func fitAxis(spec modelSpec, rows []labelledSample, train, test []int, yAxis boo
 // one 80/20 split (random_state 42) for both axes, per axis a scaler and the
 // model, predictions for the test rows, k-means over those predictions, and
 // per target PrecisionSD and Accuracy over the test rows whose predictions
-// are both non-negative.
+// are both non-negative. It runs on the calling goroutine alone.
 func evaluateCalibration(spec modelSpec, rows []labelledSample, k int, seed uint64) (calibReport, error) {
+	return evaluateCalibrationWith(spec, rows, k, seed, nil)
+}
+
+// evaluateCalibrationWith is evaluateCalibration with the two axes and the
+// grid candidates fitted in parallel on the workers borrow lends. The result
+// does not depend on how many there were.
+func evaluateCalibrationWith(spec modelSpec, rows []labelledSample, k int, seed uint64, borrow borrower) (calibReport, error) {
 	train, test := trainTestSplit(len(rows))
 	if len(train) == 0 || len(test) == 0 {
 		return calibReport{}, fmt.Errorf("%w: %d rows leave no training or test rows", errNotFittable, len(rows))
@@ -112,14 +119,19 @@ func evaluateCalibration(spec modelSpec, rows []labelledSample, k int, seed uint
 	if k < 1 || k > len(test) {
 		return calibReport{}, fmt.Errorf("k must be between 1 and the %d test rows, got %d", len(test), k)
 	}
-	fx, px, err := fitAxis(spec, rows, train, test, false)
-	if err != nil {
-		return calibReport{}, fmt.Errorf("x axis: %w", err)
+	var fits [2]axisFit
+	var preds [2][]float64
+	var errs [2]error
+	parallelFor(2, borrow, func(axis int) {
+		fits[axis], preds[axis], errs[axis] = fitAxis(spec, rows, train, test, axis == 1, borrow)
+	})
+	if errs[0] != nil {
+		return calibReport{}, fmt.Errorf("x axis: %w", errs[0])
 	}
-	fy, py, err := fitAxis(spec, rows, train, test, true)
-	if err != nil {
-		return calibReport{}, fmt.Errorf("y axis: %w", err)
+	if errs[1] != nil {
+		return calibReport{}, fmt.Errorf("y axis: %w", errs[1])
 	}
+	fx, fy, px, py := fits[0], fits[1], preds[0], preds[1]
 	rep := calibReport{X: fx, Y: fy, Test: make([]testPoint, len(test))}
 	points := make([][2]float64, len(test))
 	for i, r := range test {
@@ -472,7 +484,7 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 		var rep calibReport
 		release, err := work.acquire(r)
 		if err == nil {
-			rep, err = evaluateCalibration(req.spec, req.cal.Fixed, req.k, 0)
+			rep, err = evaluateCalibrationWith(req.spec, req.cal.Fixed, req.k, 0, work.borrow)
 			release()
 		}
 		if saveErr := <-saved; saveErr != nil {

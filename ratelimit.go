@@ -719,3 +719,14 @@ func (s *workShedder) acquire(r *http.Request) (release func(), err error) {
 }
 
 func (s *workShedder) release() { <-s.slots }
+
+// borrow takes a free slot without waiting, for a computation that already
+// holds one and could use another core (a borrower).
+func (s *workShedder) borrow() (func(), bool) {
+	select {
+	case s.slots <- struct{}{}:
+		return s.release, true
+	default:
+		return nil, false
+	}
+}

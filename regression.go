@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -300,7 +302,11 @@ type searchResult struct {
 // highest mean wins (rank "min", argmin), then a refit on all rows. A
 // candidate whose fit fails on a fold scores NaN and is ranked last, as
 // error_score=nan does.
-func gridSearch(grid []candidate, x *mat.Dense, y []float64) (searchResult, error) {
+//
+// Candidates are scored in parallel on workers lent by borrow (nil: one at
+// a time); every candidate's score lands in its own slot, so the choice is
+// the same however many workers ran.
+func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
 	const folds = 5
 	n, _ := x.Dims()
 	if len(grid) == 0 {
@@ -327,10 +333,10 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64) (searchResult, erro
 		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te)}
 	}
 	means := make([]float64, len(grid))
-	for c, cand := range grid {
+	parallelFor(len(grid), borrow, func(c int) {
 		var sum float64
 		for _, f := range fs {
-			m, err := cand.fit(f.trainX, f.trainY)
+			m, err := grid[c].fit(f.trainX, f.trainY)
 			if err != nil {
 				sum = math.NaN()
 				break
@@ -340,7 +346,7 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64) (searchResult, erro
 			sum += r2Score(f.testY, pred)
 		}
 		means[c] = sum / folds
-	}
+	})
 	best := -1
 	for c, m := range means {
 		if math.IsNaN(m) {
@@ -371,7 +377,7 @@ func pick(v []float64, idx []int) []float64 {
 
 // fitModel fits spec on x (already scaled, before any polynomial step): the
 // polynomial step if the spec has one, then the single fit or the search.
-func fitModel(spec modelSpec, x *mat.Dense, y []float64) (searchResult, error) {
+func fitModel(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
 	if spec.poly {
 		x = polyFeatures2(x)
 	}
@@ -385,7 +391,43 @@ func fitModel(spec modelSpec, x *mat.Dense, y []float64) (searchResult, error) {
 		}
 		return searchResult{model: m, best: spec.grid[0], bestCV: math.NaN()}, nil
 	}
-	return gridSearch(spec.grid, x, y)
+	return gridSearch(spec.grid, x, y, borrow)
+}
+
+// borrower lends an extra worker for parallel model fitting: it returns a
+// release function and true when a worker is free right now, false without
+// waiting otherwise. The server's borrower takes slots of its computation
+// cap, so parallel fits never exceed it.
+type borrower func() (release func(), ok bool)
+
+// parallelFor calls fn(0) … fn(n−1), on the calling goroutine and on as
+// many extra workers as borrow lends (re-asked as work remains).
+func parallelFor(n int, borrow borrower, fn func(i int)) {
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
+	}
+	var wg sync.WaitGroup
+	for borrow != nil && int(next.Load()) < n-1 {
+		release, ok := borrow()
+		if !ok {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer release()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
 }
 
 // predictModel applies a fitted spec to scaled rows.

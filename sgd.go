@@ -1,4 +1,215 @@
 package main
 
-// sgdSpec is not served by this build yet: an empty grid makes modelSpecs leave it out.
-func sgdSpec() modelSpec { return modelSpec{} }
+// SGD Regressor: scikit-learn 1.2.1's SGDRegressor with the service's grid
+// and its defaults otherwise (loss squared_error, penalty "l2",
+// fit_intercept, learning_rate "invscaling" with power_t 0.25, shuffle each
+// epoch, tol 1e-3, n_iter_no_change 5 on the training loss, no early
+// stopping, no averaging).
+//
+// Exact parity with scikit-learn is impossible here: the Python service does
+// not seed SGDRegressor, so its shuffles (and results) change from run to
+// run, and scikit-learn's shuffles come from its own rand_r stream while ours
+// come from a fixed-seed math/rand/v2 PCG. Ours is deterministic: the same
+// request always gives the same answer.
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"math/rand/v2"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// sgdSeed seeds the epoch shuffles of every SGD fit.
+const sgdSeed uint64 = 0xbb67ae8584caa73b
+
+// sgdSpec is GridSearchCV over SGDRegressor after PolynomialFeatures(2). The
+// candidates follow ParameterGrid order: keys sorted (alpha, eta0, l1_ratio,
+// max_iter), the last varying fastest. With penalty "l2" and our fixed shuffle
+// seed the four l1_ratio candidates of an (alpha, eta0) pair fit identically,
+// so the search, taking the first of equal scores, always reports l1_ratio
+// 0.5 (scikit-learn's unseeded fits differ by their shuffles only).
+func sgdSpec() modelSpec {
+	var grid []candidate
+	for _, alpha := range []float64{1e-4, 1e-3} {
+		for _, eta0 := range []float64{1e-4, 1e-3} {
+			for _, l1Ratio := range []float64{0.5, 0.7, 0.8, 1} {
+				for _, maxIter := range []int{1000} {
+					p := sgdParams{alpha: alpha, eta0: eta0, l1Ratio: l1Ratio, maxIter: maxIter}
+					grid = append(grid, candidate{
+						params: []param{
+							{"sgdregressor__alpha", alpha},
+							{"sgdregressor__eta0", eta0},
+							{"sgdregressor__l1_ratio", l1Ratio},
+							{"sgdregressor__max_iter", maxIter},
+						},
+						fit: p.fitter(),
+					})
+				}
+			}
+		}
+	}
+	return modelSpec{name: "SGD Regressor", poly: true, search: true, grid: grid}
+}
+
+// sgdParams are the searched hyper-parameters of one SGDRegressor.
+type sgdParams struct {
+	alpha   float64 // L2 penalty strength
+	eta0    float64 // initial learning rate
+	l1Ratio float64 // accepted but unused: it only matters for penalty "elasticnet"
+	maxIter int     // epochs at most
+}
+
+// scikit-learn's fixed SGDRegressor settings that the grid does not touch.
+const (
+	sgdTol           = 1e-3 // an epoch improves when its loss sum drops by more than tol·n
+	sgdNoChangeLimit = 5    // n_iter_no_change
+	sgdMaxDLoss      = 1e12 // MAX_DLOSS: the gradient is clipped to ±this
+)
+
+// fitter returns the fitter of one SGDRegressor.
+func (p sgdParams) fitter() fitter {
+	return func(x *mat.Dense, y []float64) (predictor, error) {
+		m, _, err := fitSGD(p, x, y)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+}
+
+// fitSGD is scikit-learn's _plain_sgd for SGDRegressor on dense data:
+// weights and intercept start at 0 and t at 1; each epoch shuffles the rows,
+// then per row computes p = w·x + b, η = eta0 / t^0.25, adds the squared loss
+// ½(p − y)² to the epoch's sum, shrinks w by max(0, 1 − (1 − l1_ratio)·η·α)
+// with l1_ratio forced to 0 because the penalty is "l2" (so the grid's
+// l1_ratio changes nothing, exactly as in scikit-learn), then steps
+// w += −η·(p − y)·x and b += −η·(p − y) (intercept_decay 1). After an epoch
+// the fit fails if a weight overflowed; an epoch whose loss sum is not below
+// best_loss − tol·n counts towards n_iter_no_change, any other resets the
+// count, and 5 in a row stop the fit (else max_iter epochs). It also returns
+// the number of epochs run, scikit-learn's n_iter_.
+func fitSGD(p sgdParams, x *mat.Dense, y []float64) (linearModel, int, error) {
+	rows, cols := x.Dims()
+	if rows < 1 {
+		return linearModel{}, 0, fmt.Errorf("%w: SGD on no rows", errNotFittable)
+	}
+	if len(y) != rows {
+		return linearModel{}, 0, fmt.Errorf("SGD: %d targets for %d rows", len(y), rows)
+	}
+	if p.maxIter < 1 || p.eta0 <= 0 || p.alpha < 0 {
+		return linearModel{}, 0, fmt.Errorf("SGD: invalid parameters %+v", p)
+	}
+	raw := x.RawMatrix()
+	for i := 0; i < rows; i++ {
+		if !allFiniteValues(raw.Data[i*raw.Stride:i*raw.Stride+cols]) || !allFiniteValues(y[i:i+1]) {
+			return linearModel{}, 0, fmt.Errorf("%w: row %d is not finite", errNotFittable, i)
+		}
+	}
+	// Penalty "l2": scikit-learn sets l1_ratio = 0 inside _plain_sgd.
+	const l1Ratio = 0
+	data := make([]float64, rows*cols) // the rows back to back, whatever x's stride
+	for i := 0; i < rows; i++ {
+		copy(data[i*cols:(i+1)*cols], raw.Data[i*raw.Stride:])
+	}
+	w := make([]float64, cols)
+	var intercept float64
+	order := make([]int32, rows)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	shuffler := rand.NewPCG(sgdSeed, uint64(rows))
+	t := 1.0
+	bestLoss := math.Inf(1)
+	noImprovement := 0
+	epochs := 0
+	for epochs < p.maxIter {
+		epochs++
+		shuffleIndices(order, shuffler)
+		var sumLoss float64
+		for _, i := range order {
+			row := data[int(i)*cols : int(i)*cols+cols]
+			row = row[:len(w)]
+			pred := intercept + pairwiseDot(w, row)
+			// invscaling: eta0 / t^0.25, as √√t (within an ulp of pow).
+			eta := p.eta0 / math.Sqrt(math.Sqrt(t))
+			dloss := pred - y[i]
+			sumLoss += 0.5 * dloss * dloss
+			if dloss < -sgdMaxDLoss {
+				dloss = -sgdMaxDLoss
+			} else if dloss > sgdMaxDLoss {
+				dloss = sgdMaxDLoss
+			}
+			update := -eta * dloss
+			shrink := 1 - (1-l1Ratio)*eta*p.alpha
+			if shrink < 0 {
+				shrink = 0
+			}
+			for j, v := range row {
+				w[j] = w[j]*shrink + update*v
+			}
+			intercept += update
+			t++
+		}
+		if math.IsNaN(intercept) || math.IsInf(intercept, 0) || !allFiniteValues(w) {
+			return linearModel{}, 0, fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epochs)
+		}
+		if sumLoss > bestLoss-sgdTol*float64(rows) {
+			noImprovement++
+		} else {
+			noImprovement = 0
+		}
+		bestLoss = math.Min(bestLoss, sumLoss)
+		if noImprovement >= sgdNoChangeLimit {
+			break
+		}
+	}
+	return linearModel{coef: w, intercept: intercept}, epochs, nil
+}
+
+// pairwiseDot returns a·b summed pairwise in two halves (a shorter dependency
+// chain than one running sum). len(b) ≥ len(a).
+func pairwiseDot(a, b []float64) float64 {
+	var even, odd float64
+	i := 0
+	for ; i+1 < len(a); i += 2 {
+		even += a[i] * b[i]
+		odd += a[i+1] * b[i+1]
+	}
+	if i < len(a) {
+		even += a[i] * b[i]
+	}
+	return even + odd
+}
+
+// shuffleIndices is a Fisher–Yates shuffle drawing from pcg (Lemire's
+// multiply-and-reject bounded integers, so every order is equally likely).
+func shuffleIndices(order []int32, pcg *rand.PCG) {
+	for i := len(order) - 1; i > 0; i-- {
+		j := boundedPCG(pcg, uint64(i+1))
+		order[i], order[j] = order[j], order[i]
+	}
+}
+
+// boundedPCG returns a uniform integer in [0, n), n > 0.
+func boundedPCG(pcg *rand.PCG, n uint64) uint64 {
+	hi, lo := bits.Mul64(pcg.Uint64(), n)
+	if lo < n {
+		threshold := -n % n
+		for lo < threshold {
+			hi, lo = bits.Mul64(pcg.Uint64(), n)
+		}
+	}
+	return hi
+}
+
+// allFiniteValues reports whether no value is NaN or ±Inf.
+func allFiniteValues(v []float64) bool {
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return false
+		}
+	}
+	return true
+}
