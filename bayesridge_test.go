@@ -187,24 +187,3 @@ func TestPairwiseSumNumPy(t *testing.T) {
 	}
 }
 
-// BenchmarkBayesianRidge9Full is one whole calibration (both axes, the
-// 49-candidate grid search) on the 180-row 9_full session.
-func BenchmarkBayesianRidge9Full(b *testing.B) {
-	var rows []labelledSample
-	k := 0
-	for _, s := range loadGolden(b) {
-		if s.g.Session == "9_full" {
-			rows, k = s.rows, s.g.K
-		}
-	}
-	if rows == nil {
-		b.Fatal("no 9_full golden session")
-	}
-	spec := bayesianRidgeSpec()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := evaluateCalibration(spec, rows, k, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

@@ -307,23 +307,4 @@ func goldenConvergenceWarnings(t *testing.T, session string) map[string]map[stri
 	return out
 }
 
-func benchmarkCalibration9Full(b *testing.B, spec modelSpec) {
-	for _, s := range loadGolden(b) {
-		if s.g.Session != "9_full" {
-			continue
-		}
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := evaluateCalibration(spec, s.rows, s.g.K, 0); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return
-	}
-	b.Fatal("no 9_full session")
-}
 
-func BenchmarkLassoCalibration9Full(b *testing.B) { benchmarkCalibration9Full(b, lassoSpec()) }
-func BenchmarkElasticNetCalibration9Full(b *testing.B) {
-	benchmarkCalibration9Full(b, elasticNetSpec())
-}

@@ -267,26 +267,7 @@ func TestForestRejectsBadData(t *testing.T) {
 	}
 }
 
-func BenchmarkForestCalibration9Full(b *testing.B) {
-	timeCalibrationOn9Full(b, randomForestSpec())
-}
 
-// timeCalibrationOn9Full times evaluateCalibration on the 9_full session.
-func timeCalibrationOn9Full(b *testing.B, spec modelSpec) {
-	for _, s := range loadGolden(b) {
-		if s.g.Session != "9_full" {
-			continue
-		}
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := evaluateCalibration(spec, s.rows, s.g.K, 0); err != nil {
-				b.Fatal(err)
-			}
-		}
-		return
-	}
-	b.Fatal("no 9_full session")
-}
 
 // forestSpecWithSeed is the served spec with another seed for every tree.
 func forestSpecWithSeed(seed uint64) modelSpec {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // goldenFile is one scikit-learn reference file (testdata/golden/README.md
@@ -271,5 +273,76 @@ func TestGoldenBatchPredict(t *testing.T) {
 				t.Errorf("largest difference %.3g px over %d samples, tolerance 1e-6", worst, len(xs))
 			}
 		})
+	}
+}
+
+// TestParallelFitMatchesSerial: fitting axes and grid candidates on lent
+// workers gives exactly the serial result, for every model (under -race
+// this also shows that no fitter writes to the shared fold matrices).
+func TestParallelFitMatchesSerial(t *testing.T) {
+	sessions := loadGolden(t)
+	unlimited := func() (func(), bool) { return func() {}, true }
+	for name, spec := range modelSpecs() {
+		for _, s := range sessions[:2] {
+			serial, err := evaluateCalibration(spec, s.rows, s.g.K, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parallel, err := evaluateCalibrationWith(spec, s.rows, s.g.K, 0, unlimited)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range serial.Test {
+				if serial.Test[i] != parallel.Test[i] {
+					t.Fatalf("%s on %s: test row %d %+v serial, %+v parallel", name, s.g.Session, i, serial.Test[i], parallel.Test[i])
+				}
+			}
+			if paramsText(serial.X.result.best.params) != paramsText(parallel.X.result.best.params) {
+				t.Fatalf("%s on %s: different parameters chosen", name, s.g.Session)
+			}
+		}
+	}
+}
+
+// scikitLearnFitTime is scikit-learn 1.2.1's time for the same fit (both
+// axes, grid search included) on the 180-row 9_full recording, from the
+// golden files' README, for the speed-up the benchmark reports.
+var scikitLearnFitTime = map[string]time.Duration{
+	"Linear Regression": 5400 * time.Microsecond, "Ridge Regression": 174 * time.Millisecond,
+	"Lasso Regression": 179 * time.Millisecond, "Elastic Net": 440 * time.Millisecond,
+	"Bayesian Ridge": 985 * time.Millisecond, "SGD Regressor": 1150 * time.Millisecond,
+	"Support Vector Regressor": 1220 * time.Millisecond, "Random Forest Regressor": 2410 * time.Millisecond,
+}
+
+// BenchmarkModelFit times each model's fit of both axes (scaler,
+// polynomial step, grid search and refit) on the 180-row 9_full recording,
+// on one core and on two, and reports the speed-up over scikit-learn.
+func BenchmarkModelFit(b *testing.B) {
+	var rows []labelledSample
+	for _, s := range loadGolden(b) {
+		if s.g.Session == "9_full" {
+			rows = s.rows
+		}
+	}
+	train, test := trainTestSplit(len(rows))
+	for _, name := range servedModels(modelSpecs()) {
+		spec := modelSpecs()[name]
+		for _, cores := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/cores=%d", strings.ReplaceAll(name, " ", "_"), cores), func(b *testing.B) {
+				w := newWorkShedder(cores, 0, 0)
+				release, _ := w.borrow() // this goroutine's own slot
+				defer release()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					parallelFor(2, w.borrow, func(axis int) {
+						if _, _, err := fitAxis(spec, rows, train, test, axis == 1, w.borrow); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				perFit := b.Elapsed() / time.Duration(b.N)
+				b.ReportMetric(float64(scikitLearnFitTime[name])/float64(perFit), "x_faster_than_sklearn")
+			})
+		}
 	}
 }

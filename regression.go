@@ -30,6 +30,11 @@ type param struct {
 type candidate struct {
 	params []param
 	fit    fitter
+	// fitKey, when not empty, is shared by candidates that fit identical
+	// models (they differ only in a parameter the estimator ignores, such
+	// as SGD's l1_ratio under the L2 penalty): the search scores the first
+	// of them and gives the others the same score.
+	fitKey string
 }
 
 // modelSpec says how the calibration fits one model name: whether the
@@ -333,7 +338,22 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (s
 		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te)}
 	}
 	means := make([]float64, len(grid))
-	parallelFor(len(grid), borrow, func(c int) {
+	var scored []int           // the candidates that are fitted, in grid order
+	sameAs := map[string]int{} // fitKey → the candidate scored for it
+	copies := make([]int, len(grid))
+	for c, cand := range grid {
+		copies[c] = c
+		if cand.fitKey != "" {
+			if first, ok := sameAs[cand.fitKey]; ok {
+				copies[c] = first
+				continue
+			}
+			sameAs[cand.fitKey] = c
+		}
+		scored = append(scored, c)
+	}
+	parallelFor(len(scored), borrow, func(i int) {
+		c := scored[i]
 		var sum float64
 		for _, f := range fs {
 			m, err := grid[c].fit(f.trainX, f.trainY)
@@ -347,6 +367,9 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (s
 		}
 		means[c] = sum / folds
 	})
+	for c, first := range copies {
+		means[c] = means[first]
+	}
 	best := -1
 	for c, m := range means {
 		if math.IsNaN(m) {

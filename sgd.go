@@ -45,6 +45,8 @@ func sgdSpec() modelSpec {
 							{"sgdregressor__max_iter", maxIter},
 						},
 						fit: p.fitter(),
+						// l1_ratio is ignored under the L2 penalty, as in scikit-learn
+						fitKey: fmt.Sprintf("alpha=%g eta0=%g max_iter=%d", alpha, eta0, maxIter),
 					})
 				}
 			}

@@ -211,6 +211,3 @@ func TestSGDNearGoldenRidge(t *testing.T) {
 	}
 }
 
-func BenchmarkSGDCalibration9Full(b *testing.B) {
-	timeCalibrationOn9Full(b, sgdSpec())
-}

@@ -143,24 +143,3 @@ func TestSVRBadData(t *testing.T) {
 	}
 }
 
-// BenchmarkSVRCalibration9Full times the whole calibration (both axes, the
-// 30-candidate 5-fold search and the refits) on the 180-row 9_full session.
-func BenchmarkSVRCalibration9Full(b *testing.B) {
-	var rows []labelledSample
-	k := 0
-	for _, s := range loadGolden(b) {
-		if s.g.Session == "9_full" {
-			rows, k = s.rows, s.g.K
-		}
-	}
-	if rows == nil {
-		b.Fatal("no 9_full session")
-	}
-	spec := svrSpec()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := evaluateCalibration(spec, rows, k, 0); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
