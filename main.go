@@ -161,6 +161,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		work:    newWorkShedder(cfg.rateLimit.maxConcurrentWork, cfg.rateLimit.maxWaiting, cfg.rateLimit.workWait),
 		log:     log,
 	}
+	go deps.limiter.runJanitor(ctx)
 	srv := &http.Server{
 		Handler:           newServer(cfg, deps),
 		ReadHeaderTimeout: 5 * time.Second,

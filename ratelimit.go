@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -519,6 +520,25 @@ func (l *rateLimiter) Sweep() {
 	defer l.mu.Unlock()
 	for _, t := range l.tables {
 		t.sweep(l.now().UnixMilli())
+	}
+}
+
+// janitorInterval is how often runJanitor sweeps expired windows.
+const janitorInterval = time.Minute
+
+// runJanitor sweeps every table once per janitorInterval until ctx ends, so
+// that memory held by clients that went away is returned even when no new
+// clients arrive to sweep incrementally.
+func (l *rateLimiter) runJanitor(ctx context.Context) {
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			l.Sweep()
+		}
 	}
 }
 

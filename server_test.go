@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -303,3 +304,57 @@ func TestKMeansQuality(t *testing.T) {
 
 // errNoSpace is the error a full disk gives.
 func errNoSpace() error { return syscall.ENOSPC }
+
+// endlessReader yields n bytes of JSON-ish filler without holding them.
+type endlessReader struct{ n int64 }
+
+func (r *endlessReader) Read(p []byte) (int, error) {
+	if r.n <= 0 {
+		return 0, io.EOF
+	}
+	k := min(int64(len(p)), r.n)
+	for i := range p[:k] {
+		p[i] = ' '
+	}
+	r.n -= k
+	return int(k), nil
+}
+
+// TestHugeBodyIsRefusedWithoutBuffering: a 100 MB body, with or without a
+// Content-Length, is refused with 413, and refusing it allocates less than
+// 100 MB in total (reading stops at MAX_BODY_BYTES, 16 MiB; buffer growth
+// up to that limit is what is allocated).
+func TestHugeBodyIsRefusedWithoutBuffering(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false"})
+	for _, declared := range []bool{true, false} {
+		for _, path := range []string{"/api/session/batch_predict", "/api/session/calib_validation"} {
+			const size = 100 << 20
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			var body io.Reader = &endlessReader{n: size}
+			if strings.Contains(path, "calib") { // one form field that never ends
+				body = io.MultiReader(strings.NewReader("--xyz\r\nContent-Disposition: form-data; name=\"fixed_circle_iris_points\"\r\n\r\n["), body)
+			}
+			req := httptest.NewRequest("POST", path, body)
+			if declared {
+				req.ContentLength = size
+			} else {
+				req.ContentLength = -1
+			}
+			if strings.Contains(path, "batch") {
+				req.Header.Set("Content-Type", "application/json")
+			} else {
+				req.Header.Set("Content-Type", "multipart/form-data; boundary=xyz")
+			}
+			rec := s.do(req, "")
+			runtime.ReadMemStats(&after)
+			if rec.Code != 413 {
+				t.Errorf("%s (Content-Length declared %v): %d %s", path, declared, rec.Code, rec.Body)
+			}
+			if grew := int64(after.TotalAlloc - before.TotalAlloc); grew >= 100<<20 {
+				t.Errorf("%s (Content-Length declared %v): %d MB allocated for a refused body", path, declared, grew>>20)
+			}
+		}
+	}
+}
