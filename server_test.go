@@ -358,3 +358,51 @@ func TestHugeBodyIsRefusedWithoutBuffering(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(config) bool
+	}{
+		{"defaults", nil, nil, func(c config) bool {
+			return c.addr == "127.0.0.1:5000" && c.storeDir == "./data" && c.maxBodyBytes == 16<<20 && c.corsOrigins == "*" &&
+				c.rateLimit.enabled && !c.rateLimit.dryRun && len(c.rateLimit.calib) == 1 && c.rateLimit.calib[0].count == 10 &&
+				c.rateLimit.predict[0].count == 30 && len(c.rateLimit.defaults) == 2 && c.rateLimit.identity.ipv6Prefix == 64 &&
+				c.rateLimit.maxClients == 1_000_000 && c.functionsURL == "" && c.logFormat == "text"
+		}},
+		{"PORT alone listens on all interfaces", nil, map[string]string{"PORT": "8080"}, func(c config) bool { return c.addr == ":8080" }},
+		{"ADDR wins over PORT", nil, map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9"}, func(c config) bool { return c.addr == "127.0.0.1:9" }},
+		{"flag wins over environment", []string{"-addr", "127.0.0.1:7", "-max-body-bytes", "1000"}, map[string]string{"ADDR": "127.0.0.1:9", "MAX_BODY_BYTES": "5"}, func(c config) bool {
+			return c.addr == "127.0.0.1:7" && c.maxBodyBytes == 1000
+		}},
+		{"environment", nil, map[string]string{"CALIBRATION_STORE": "/srv/cal", "FUNCTIONS_ENDPOINT_URL": "https://fn.example", "CORS_ORIGINS": "https://a.example", "LOG_FORMAT": "json", "RATELIMIT_DRY_RUN": "yes", "RATELIMIT_TRUSTED_PROXIES": "10.0.0.0/8,::1", "RATELIMIT_IPV6_PREFIX": "48", "RATELIMIT_MAX_CLIENTS": "5000", "MAX_CONCURRENT_WORK": "3", "WORK_WAIT": "1s"}, func(c config) bool {
+			return c.storeDir == "/srv/cal" && c.functionsURL == "https://fn.example" && c.corsOrigins == "https://a.example" && c.logFormat == "json" &&
+				c.rateLimit.dryRun && len(c.rateLimit.identity.trusted) == 2 && c.rateLimit.identity.ipv6Prefix == 48 && c.rateLimit.maxClients == 5000 &&
+				c.rateLimit.maxConcurrentWork == 3 && c.rateLimit.workWait == time.Second
+		}},
+	}
+	for _, tc := range tests {
+		c, err := loadConfig(tc.args, func(k string) string { return tc.env[k] })
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !tc.check(c) {
+			t.Errorf("%s: %+v", tc.name, c)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"MAX_BODY_BYTES": "-1"}, {"MAX_BODY_BYTES": "lots"}, {"LOG_FORMAT": "xml"}, {"CALIBRATION_STORE": "redis://localhost"},
+		{"RATELIMIT_ENABLED": "perhaps"}, {"MAX_CONCURRENT_WORK": "0"}, {"WORK_WAIT": "soon"}, {"SHUTDOWN_TIMEOUT": "-5s"},
+		{"RATELIMIT_MAX_CLIENTS": "0"}, {"MAX_SAMPLES": "0"},
+	} {
+		if _, err := loadConfig(nil, func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := loadConfig([]string{"stray"}, func(string) string { return "" }); err == nil {
+		t.Error("a stray argument was accepted")
+	}
+}
