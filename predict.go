@@ -155,8 +155,9 @@ func (m *gazeModel) predict(samples []irisSample) (xs, ys []float64) {
 
 // gazeModelCache keeps fitted batch models by calibration id, store version
 // and screen size, so repeated batches do not refit. Replacing a
-// calibration changes its version, which invalidates the entry. At most
-// max entries are kept; when full, an arbitrary entry is dropped.
+// calibration changes its version, which invalidates its entries (they are
+// dropped when the new version is cached). At most max entries are kept;
+// when full, an arbitrary entry is dropped.
 type gazeModelCache struct {
 	mu      sync.Mutex
 	max     int
@@ -182,12 +183,15 @@ func (c *gazeModelCache) put(k gazeCacheKey, m *gazeModel) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for old := range c.entries {
-		if old.id == k.id || len(c.entries) >= c.max {
+		if old.id == k.id && old.version != k.version { // a replaced calibration
 			delete(c.entries, old)
 		}
+	}
+	for old := range c.entries {
 		if len(c.entries) < c.max {
 			break
 		}
+		delete(c.entries, old)
 	}
 	c.entries[k] = m
 }
