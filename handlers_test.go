@@ -604,3 +604,22 @@ func BenchmarkBatchPredict(b *testing.B) {
 		}
 	}
 }
+
+func TestGazeModelCacheIsBounded(t *testing.T) {
+	c := newGazeModelCache(100)
+	for i := 0; i < 2000; i++ {
+		c.put(gazeCacheKey{id: fmt.Sprint(i), version: "v"}, &gazeModel{})
+	}
+	if n := len(c.entries); n > 100 {
+		t.Fatalf("%d entries, max 100", n)
+	}
+	c.put(gazeCacheKey{id: "a", version: "1", width: 1}, &gazeModel{})
+	c.put(gazeCacheKey{id: "a", version: "1", width: 2}, &gazeModel{})
+	c.put(gazeCacheKey{id: "a", version: "2", width: 1}, &gazeModel{})
+	if c.get(gazeCacheKey{id: "a", version: "1", width: 2}) != nil {
+		t.Fatal("an entry of a replaced calibration survived")
+	}
+	if c.get(gazeCacheKey{id: "a", version: "2", width: 1}) == nil {
+		t.Fatal("the new entry is missing")
+	}
+}
