@@ -1,12 +1,1083 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"embed"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
 )
 
-// runLoadTest is the `loadtest` subcommand (not written yet).
+// loadTestData holds the front end's real example calibration and
+// RUXAILAB's real batch: the requests the load test sends.
+//
+//go:embed testdata/api/fixed.json testdata/api/calib.json testdata/api/batch_request.json
+var loadTestData embed.FS
+
+// The load test's fixed choices.
+const (
+	loadTestCalibID         = "loadtest"         // the calibration every batch_predict uses
+	loadTestMissingID       = "loadtest-missing" // never stored: batch_predict answers 404
+	loadTestMaxRequestsEach = 1 << 20            // per connection, on top of the time bound
+	loadTestSampleEvery     = 100 * time.Millisecond
+)
+
+// loadTestOptions are the loadtest subcommand's flags.
+type loadTestOptions struct {
+	target      *url.URL // the server's base URL (nil until spawned with -spawn)
+	duration    time.Duration
+	connections int
+	spawn       bool
+	pid         int
+	timeout     time.Duration
+	greedy      float64
+	seed        uint64
+}
+
+// errLoadTestHelp reports that -h printed the usage.
+var errLoadTestHelp = errors.New("help requested")
+
+// parseLoadTestArgs reads the loadtest flags; usage goes to out for -h.
+func parseLoadTestArgs(args []string, out io.Writer) (loadTestOptions, error) {
+	fs := flag.NewFlagSet("eyetrack loadtest", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var o loadTestOptions
+	addr := fs.String("addr", "http://127.0.0.1:5000", "base URL of a running server; loopback only (127.0.0.0/8, ::1, localhost)")
+	fs.DurationVar(&o.duration, "duration", 60*time.Second, "how long to send traffic")
+	fs.IntVar(&o.connections, "connections", 200, "concurrent keep-alive connections, one simulated client each")
+	fs.BoolVar(&o.spawn, "spawn", false, "start the server in this process on 127.0.0.1:0 with a temporary store (excludes -addr)")
+	fs.IntVar(&o.pid, "pid", 0, "process id of the -addr server, to report its peak memory from /proc/PID/status")
+	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "per-request timeout (a timeout counts as a transport error)")
+	fs.Float64Var(&o.greedy, "greedy", 0.25, "fraction of clients that send without pausing (the others pause 0.5-1.5 s and mostly stay within their limits)")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed of the traffic mix")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(out, "Usage: eyetrack loadtest [-addr URL | -spawn] [-duration 60s] [-connections 200] [-pid PID]")
+			fs.SetOutput(out)
+			fs.PrintDefaults()
+			return o, errLoadTestHelp
+		}
+		return o, fmt.Errorf("loadtest: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("loadtest: unexpected argument %q", fs.Arg(0))
+	}
+	addrSet := false
+	fs.Visit(func(f *flag.Flag) { addrSet = addrSet || f.Name == "addr" })
+	switch {
+	case o.duration <= 0 || o.duration > 24*time.Hour:
+		return o, fmt.Errorf("loadtest: -duration %v: want more than 0 and at most 24h", o.duration)
+	case o.connections < 1 || o.connections > 20000:
+		return o, fmt.Errorf("loadtest: -connections %d: want 1 to 20000", o.connections)
+	case o.timeout <= 0:
+		return o, fmt.Errorf("loadtest: -timeout %v: want a positive duration", o.timeout)
+	case o.greedy < 0 || o.greedy > 1:
+		return o, fmt.Errorf("loadtest: -greedy %v: want a fraction from 0 to 1", o.greedy)
+	case o.spawn && addrSet:
+		return o, errors.New("loadtest: -spawn starts its own server; leave out -addr")
+	case o.spawn && o.pid != 0:
+		return o, errors.New("loadtest: -pid is for an external server; -spawn measures its own process")
+	}
+	if !o.spawn {
+		u, err := loopbackTarget(*addr)
+		if err != nil {
+			return o, err
+		}
+		o.target = u
+	}
+	return o, nil
+}
+
+// loopbackTarget parses a base URL ("http://" may be left out) and refuses
+// any host that is not loopback: this generator must never load a server
+// it does not own.
+func loopbackTarget(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		raw = "http://" + raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: -addr %q: %w", raw, err)
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("loadtest: -addr %q: only http:// is supported", raw)
+	}
+	if !isLoopbackHost(u.Hostname()) {
+		return nil, fmt.Errorf("loadtest: -addr %q: host %q is not loopback; the load test only targets 127.0.0.0/8, ::1 or localhost", raw, u.Hostname())
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/")
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u, nil
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback address
+// (127.0.0.0/8, ::1, or IPv4-mapped 127.x).
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.WithZone("").Unmap().IsLoopback()
+}
+
+// loopbackDialer connects only to loopback addresses, checked on the
+// resolved address just before connect (so "localhost" resolving elsewhere
+// is refused too). Every connection made is counted in dials.
+func loopbackDialer(dials *atomic.Int64) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{
+		Timeout:   5 * time.Second,
+		KeepAlive: 30 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil || !ap.Addr().WithZone("").Unmap().IsLoopback() {
+				return fmt.Errorf("loadtest: refusing to connect to %s: not a loopback address", address)
+			}
+			return nil
+		},
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// loadRoute is one kind of traffic the load test sends.
+type loadRoute int
+
+const (
+	loadHealth loadRoute = iota
+	loadBatch
+	loadCalibLinear
+	loadCalibRidge
+	loadBad
+	loadRouteCount
+)
+
+func (r loadRoute) String() string {
+	switch r {
+	case loadHealth:
+		return "health"
+	case loadBatch:
+		return "batch_predict (180 samples)"
+	case loadCalibLinear:
+		return "calib_validation Linear"
+	case loadCalibRidge:
+		return "calib_validation Ridge"
+	case loadBad:
+		return "bad requests (400/404)"
+	}
+	return "route " + strconv.Itoa(int(r))
+}
+
+// pickRoute draws a route with the mix health 40 %, batch 35 %, Linear
+// calibration 5 %, Ridge calibration 4 %, bad requests 16 %. A polite
+// client (one request per second on average) then stays under the default
+// limits: about 26 batch_predict and 8 calib_validation hits a minute.
+func pickRoute(rng *rand.Rand) loadRoute {
+	switch n := rng.IntN(100); {
+	case n < 40:
+		return loadHealth
+	case n < 75:
+		return loadBatch
+	case n < 80:
+		return loadCalibLinear
+	case n < 84:
+		return loadCalibRidge
+	default:
+		return loadBad
+	}
+}
+
+// loadPayloads are the request bodies, built once and shared read-only.
+type loadPayloads struct {
+	batch        []byte
+	batchSamples int                  // iris samples in batch
+	calibPrefix  map[loadRoute][]byte // multipart fields before file_name, per model
+	boundary     string
+	badUnknown   []byte // batch_predict of an id never stored: 404
+	badJSON      []byte // truncated JSON: 400
+	badCalib     []byte // urlencoded form without samples: 400
+}
+
+// newLoadPayloads builds the bodies from the embedded examples.
+func newLoadPayloads() (*loadPayloads, error) {
+	read := func(name string) ([]byte, error) {
+		b, err := loadTestData.ReadFile("testdata/api/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: embedded %s: %w", name, err)
+		}
+		return bytes.TrimSpace(b), nil
+	}
+	fixed, err := read("fixed.json")
+	if err != nil {
+		return nil, err
+	}
+	calib, err := read("calib.json")
+	if err != nil {
+		return nil, err
+	}
+	batch, err := read("batch_request.json")
+	if err != nil {
+		return nil, err
+	}
+	var batchFields map[string]json.RawMessage
+	if err := json.Unmarshal(batch, &batchFields); err != nil {
+		return nil, fmt.Errorf("loadtest: embedded batch_request.json: %w", err)
+	}
+	var samples []json.RawMessage
+	if err := json.Unmarshal(batchFields["iris_tracking_data"], &samples); err != nil || len(samples) == 0 {
+		return nil, fmt.Errorf("loadtest: embedded batch_request.json has no iris_tracking_data array (%v)", err)
+	}
+	withID := func(id string) []byte {
+		batchFields["calib_id"] = json.RawMessage(strconv.Quote(id))
+		b, _ := json.Marshal(batchFields) // raw messages that just parsed: cannot fail
+		return b
+	}
+	p := &loadPayloads{
+		batch:        withID(loadTestCalibID),
+		batchSamples: len(samples),
+		badUnknown:   withID(loadTestMissingID),
+		badJSON:      []byte(`{"calib_id": "` + loadTestCalibID + `", "iris_tracking_data": [{"left_iris_x": `),
+		badCalib:     []byte(url.Values{"file_name": {`"loadtest-bad"`}}.Encode()),
+		calibPrefix:  map[loadRoute][]byte{},
+		boundary:     "eyetrackloadtestboundary7f3a9c",
+	}
+	for route, model := range map[loadRoute]string{loadCalibLinear: "Linear Regression", loadCalibRidge: "Ridge Regression"} {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		if err := mw.SetBoundary(p.boundary); err != nil {
+			return nil, err
+		}
+		for _, f := range [][2]string{
+			{"fixed_circle_iris_points", string(fixed)}, {"calib_circle_iris_points", string(calib)},
+			{"screen_width", "1495"}, {"screen_height", "746"}, {"k", "9"}, {"model", `"` + model + `"`},
+		} {
+			if err := mw.WriteField(f[0], f[1]); err != nil {
+				return nil, err
+			}
+		}
+		p.calibPrefix[route] = b.Bytes() // not closed: file_name and the closing boundary follow per request
+	}
+	return p, nil
+}
+
+// calibBody returns the multipart calibration of route stored under id.
+func (p *loadPayloads) calibBody(route loadRoute, id string) (io.Reader, int64, string) {
+	tail := "\r\n--" + p.boundary + "\r\nContent-Disposition: form-data; name=\"file_name\"\r\n\r\n\"" + id + "\"\r\n--" + p.boundary + "--\r\n"
+	prefix := p.calibPrefix[route]
+	return io.MultiReader(bytes.NewReader(prefix), strings.NewReader(tail)), int64(len(prefix) + len(tail)), "multipart/form-data; boundary=" + p.boundary
+}
+
+// newRequest builds one request of route for client c.
+func (p *loadPayloads) newRequest(ctx context.Context, base string, route loadRoute, c *loadClient) (*http.Request, error) {
+	var (
+		method, path, ct = http.MethodPost, "/api/session/batch_predict", "application/json"
+		body             io.Reader
+		size             int64
+	)
+	switch route {
+	case loadHealth:
+		method, path, ct = http.MethodGet, "/api/session/health", ""
+	case loadBatch:
+		body, size = bytes.NewReader(p.batch), int64(len(p.batch))
+	case loadCalibLinear, loadCalibRidge:
+		path = "/api/session/calib_validation"
+		body, size, ct = p.calibBody(route, c.calibID)
+	case loadBad:
+		switch c.rng.IntN(4) {
+		case 0:
+			body, size = bytes.NewReader(p.badUnknown), int64(len(p.badUnknown))
+		case 1:
+			body, size = bytes.NewReader(p.badJSON), int64(len(p.badJSON))
+		case 2:
+			path, ct = "/api/session/calib_validation", "application/x-www-form-urlencoded"
+			body, size = bytes.NewReader(p.badCalib), int64(len(p.badCalib))
+		default:
+			method, path, ct = http.MethodGet, "/api/session/no-such-route", ""
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = size
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	req.Header.Set("X-Forwarded-For", c.forwardedFor)
+	return req, nil
+}
+
+// latencyHistogram counts durations in buckets 1 % wide from 1 µs to about
+// 150 s, so quantiles are exact to 1 % in constant memory. Safe for
+// concurrent use.
+type latencyHistogram struct {
+	buckets [histogramBuckets]atomic.Uint64
+	count   atomic.Uint64
+	max     atomic.Int64
+}
+
+const histogramBuckets = 1900 // 1.01^1900 µs ≈ 160 s
+
+// histogramBucket is ceil(log_1.01(d / 1 µs)), clamped to the table.
+func histogramBucket(d time.Duration) int {
+	us := float64(d) / float64(time.Microsecond)
+	if us <= 1 {
+		return 0
+	}
+	return min(histogramBuckets-1, int(math.Ceil(math.Log(us)/math.Log(1.01))))
+}
+
+func (h *latencyHistogram) add(d time.Duration) {
+	h.buckets[histogramBucket(d)].Add(1)
+	h.count.Add(1)
+	for {
+		m := h.max.Load()
+		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
+			return
+		}
+	}
+}
+
+// quantile returns the upper edge of the bucket holding the q-th fraction
+// of the observations (nearest-rank), capped at the maximum seen.
+func (h *latencyHistogram) quantile(q float64) time.Duration {
+	n := h.count.Load()
+	if n == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(n)))
+	var seen uint64
+	for i := range h.buckets {
+		if seen += h.buckets[i].Load(); seen >= max(rank, 1) {
+			edge := time.Duration(math.Pow(1.01, float64(i)) * float64(time.Microsecond))
+			return min(edge, time.Duration(h.max.Load()))
+		}
+	}
+	return time.Duration(h.max.Load())
+}
+
+// mergeFrom adds o's observations to h (o must be quiescent).
+func (h *latencyHistogram) mergeFrom(o *latencyHistogram) {
+	for i := range o.buckets {
+		if v := o.buckets[i].Load(); v != 0 {
+			h.buckets[i].Add(v)
+		}
+	}
+	h.count.Add(o.count.Load())
+	if m := o.max.Load(); m > h.max.Load() {
+		h.max.Store(m)
+	}
+}
+
+// routeStats are the outcomes of one route.
+type routeStats struct {
+	status    [600]atomic.Uint64 // by HTTP status; index 0 holds codes outside 100-599
+	transport atomic.Uint64      // requests that got no complete response
+	badBody   atomic.Uint64      // 200 answers whose body is not the JSON expected
+	latency   latencyHistogram   // of complete responses
+}
+
+func (s *routeStats) requests() uint64 {
+	var n uint64
+	for i := range s.status {
+		n += s.status[i].Load()
+	}
+	return n + s.transport.Load()
+}
+
+// loadStats are the outcomes of the whole run.
+type loadStats struct {
+	routes [loadRouteCount]routeStats
+
+	slowestNs atomic.Int64 // the longest latency so far, for a cheap first check
+
+	mu           sync.Mutex
+	errorSamples []string // the first few transport errors
+	slowest      slowRequest
+}
+
+// slowRequest is the slowest request of the run.
+type slowRequest struct {
+	route   loadRoute
+	start   time.Time
+	elapsed time.Duration
+}
+
+// noteLatency remembers the request if it is the slowest so far.
+func (s *loadStats) noteLatency(route loadRoute, start time.Time, elapsed time.Duration) {
+	if int64(elapsed) <= s.slowestNs.Load() {
+		return
+	}
+	s.mu.Lock()
+	if elapsed > s.slowest.elapsed {
+		s.slowest = slowRequest{route: route, start: start, elapsed: elapsed}
+		s.slowestNs.Store(int64(elapsed))
+	}
+	s.mu.Unlock()
+}
+
+func (s *loadStats) transportError(route loadRoute, err error) {
+	s.routes[route].transport.Add(1)
+	s.mu.Lock()
+	if len(s.errorSamples) < 5 {
+		s.errorSamples = append(s.errorSamples, route.String()+": "+err.Error())
+	}
+	s.mu.Unlock()
+}
+
+// expectedStatus reports whether the load test accepts status: success,
+// client mistakes it makes on purpose, rate limiting and load shedding.
+func expectedStatus(status int) bool {
+	switch status {
+	case 200, 400, 404, 429, 503:
+		return true
+	}
+	return false
+}
+
+// loadClient is one simulated client on its own keep-alive connection.
+type loadClient struct {
+	forwardedFor string // its address, from 198.18.0.0/15
+	calibID      string // where its calibrations are stored
+	greedy       bool
+	rng          *rand.Rand
+	http         *http.Client
+	body         bytes.Buffer
+}
+
+// benchmarkAddress returns the i-th address of 198.18.0.0/15 (RFC 2544's
+// benchmarking block), skipping .0 of the block; it wraps after 131070.
+func benchmarkAddress(i int) string {
+	n := uint32(i%131070) + 1
+	return netip.AddrFrom4([4]byte{198, 18 + byte(n>>16), byte(n >> 8), byte(n)}).String()
+}
+
+// run sends requests until deadline (or ctx ends, or the count bound).
+func (c *loadClient) run(ctx context.Context, base string, deadline time.Time, timeout time.Duration, p *loadPayloads, stats *loadStats) {
+	for i := 0; i < loadTestMaxRequestsEach && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		c.do(ctx, base, pickRoute(c.rng), timeout, p, stats)
+		if c.greedy {
+			continue
+		}
+		pause := 500*time.Millisecond + time.Duration(c.rng.Int64N(int64(time.Second)))
+		pause = min(pause, time.Until(deadline))
+		if pause <= 0 {
+			break
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// do sends one request and records its outcome. A request cut short
+// because ctx ended (the user stopped the test) is not counted.
+func (c *loadClient) do(ctx context.Context, base string, route loadRoute, timeout time.Duration, p *loadPayloads, stats *loadStats) {
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := p.newRequest(rctx, base, route, c)
+	if err != nil {
+		stats.transportError(route, err)
+		return
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err == nil {
+		c.body.Reset()
+		_, err = c.body.ReadFrom(resp.Body)
+		resp.Body.Close()
+	}
+	elapsed := time.Since(start)
+	if err != nil {
+		if ctx.Err() == nil {
+			stats.transportError(route, err)
+		}
+		return
+	}
+	rs := &stats.routes[route]
+	code := resp.StatusCode
+	if code < 100 || code >= len(rs.status) {
+		code = 0
+	}
+	rs.status[code].Add(1)
+	rs.latency.add(elapsed)
+	stats.noteLatency(route, start, elapsed)
+	if resp.StatusCode == http.StatusOK && !p.plausibleBody(route, c.body.Bytes()) {
+		rs.badBody.Add(1)
+	}
+}
+
+// plausibleBody checks the outer shape of a 200 answer: batch_predict an
+// array of one prediction per sample sent, calib_validation an object with
+// centroids, health {"status":"ok"}.
+func (p *loadPayloads) plausibleBody(route loadRoute, b []byte) bool {
+	switch route {
+	case loadHealth:
+		return bytes.Contains(b, []byte(`"ok"`))
+	case loadBatch:
+		return len(b) > 2 && b[0] == '[' && bytes.Count(b, []byte(`"predicted_x"`)) == p.batchSamples
+	case loadCalibLinear, loadCalibRidge:
+		return len(b) > 2 && b[0] == '{' && bytes.Contains(b, []byte(`"centroids"`))
+	}
+	return true
+}
+
+// memorySampler follows the server's peak memory: the Go runtime's
+// HeapInuse and Sys of this process (with -spawn), or the VmRSS of an
+// external process (with -pid), every loadTestSampleEvery.
+type memorySampler struct {
+	pid       int // 0: this process
+	heapInuse atomic.Uint64
+	sys       atomic.Uint64
+	rssKB     atomic.Uint64
+	stop      chan struct{}
+	done      chan struct{}
+}
+
+func startMemorySampler(pid int) *memorySampler {
+	m := &memorySampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		t := time.NewTicker(loadTestSampleEvery)
+		defer t.Stop()
+		for {
+			m.sample()
+			select {
+			case <-m.stop:
+				m.sample()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memorySampler) sample() {
+	raise := func(a *atomic.Uint64, v uint64) {
+		if v > a.Load() {
+			a.Store(v)
+		}
+	}
+	if m.pid == 0 {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		raise(&m.heapInuse, ms.HeapInuse)
+		raise(&m.sys, ms.Sys)
+		return
+	}
+	if kb, err := procStatusKB(m.pid, "VmRSS"); err == nil {
+		raise(&m.rssKB, kb)
+	}
+}
+
+func (m *memorySampler) finish() {
+	close(m.stop)
+	<-m.done
+}
+
+// procStatusKB reads a "Name:   123 kB" field of /proc/PID/status (PID 0:
+// this process).
+func procStatusKB(pid int, field string) (uint64, error) {
+	path := "/proc/self/status"
+	if pid != 0 {
+		path = "/proc/" + strconv.Itoa(pid) + "/status"
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s has no %s", path, field)
+}
+
+// listenWatcher is the spawned server's stdout: it picks the address out
+// of "eyetrack listening on http://ADDR (...)".
+type listenWatcher struct {
+	mu   sync.Mutex
+	line []byte
+	sent bool
+	addr chan string
+}
+
+func (w *listenWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.sent {
+		return len(p), nil
+	}
+	w.line = append(w.line, p...)
+	if i := bytes.IndexByte(w.line, '\n'); i >= 0 {
+		if addr, ok := listeningAddr(string(w.line[:i])); ok {
+			w.addr <- addr
+			w.sent = true
+		}
+		w.line = w.line[i+1:]
+	}
+	return len(p), nil
+}
+
+// listeningAddr parses the server's start-up line.
+func listeningAddr(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "eyetrack listening on http://")
+	if !ok {
+		return "", false
+	}
+	addr, _, _ := strings.Cut(rest, " ")
+	return addr, addr != ""
+}
+
+// logTally counts the spawned server's log lines by level and keeps the
+// first few errors.
+type logTally struct {
+	mu       sync.Mutex
+	partial  []byte
+	errors   int
+	warnings int
+	samples  []string
+}
+
+func (l *logTally) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		i := bytes.IndexByte(l.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(l.partial[:i])
+		l.partial = l.partial[i+1:]
+		switch {
+		case strings.Contains(line, "level=ERROR"), strings.Contains(line, `"level":"ERROR"`):
+			l.errors++
+			if len(l.samples) < 3 {
+				l.samples = append(l.samples, truncate(line, 300))
+			}
+		case strings.Contains(line, "level=WARN"), strings.Contains(line, `"level":"WARN"`):
+			l.warnings++
+		}
+	}
+	return len(p), nil
+}
+
+// spawnedServer is a server started in this process by run.
+type spawnedServer struct {
+	base   string
+	dir    string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *logTally
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// spawnLoadTestServer starts run on 127.0.0.1:0 with a temporary store,
+// trusting X-Forwarded-For from 127.0.0.1 so that every simulated client is
+// limited on its own. Other settings come from the environment or the
+// defaults.
+func spawnLoadTestServer(ctx context.Context) (*spawnedServer, error) {
+	dir, err := os.MkdirTemp("", "eyetrack-loadtest-*")
+	if err != nil {
+		return nil, fmt.Errorf("loadtest: %w", err)
+	}
+	overrides := map[string]string{"RATELIMIT_TRUSTED_PROXIES": "127.0.0.1/32"}
+	getenv := func(name string) string {
+		if v, ok := overrides[name]; ok {
+			return v
+		}
+		return os.Getenv(name)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	s := &spawnedServer{dir: dir, cancel: cancel, done: make(chan error, 1), logs: &logTally{}}
+	watcher := &listenWatcher{addr: make(chan string, 1)}
+	go func() {
+		s.done <- run(sctx, []string{"-addr", "127.0.0.1:0", "-calibration-store", dir}, getenv, watcher, s.logs)
+	}()
+	timeout := time.NewTimer(10 * time.Second)
+	defer timeout.Stop()
+	select {
+	case addr := <-watcher.addr:
+		s.base = "http://" + addr
+		return s, nil
+	case err := <-s.done:
+		cancel()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("loadtest: the server did not start: %v", err)
+	case <-timeout.C:
+		cancel()
+		<-s.done
+		os.RemoveAll(dir)
+		return nil, errors.New("loadtest: the server did not print its address within 10s")
+	}
+}
+
+// stop shuts the server down gracefully and removes its store; later
+// calls return the first call's result.
+func (s *spawnedServer) stop() error {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		s.stopErr = <-s.done
+		os.RemoveAll(s.dir)
+	})
+	return s.stopErr
+}
+
+// storeSetupCalibration stores the example calibration every batch_predict
+// uses, from an address of its own so no client's quota is spent.
+func storeSetupCalibration(ctx context.Context, base string, p *loadPayloads, client *http.Client) error {
+	c := &loadClient{forwardedFor: benchmarkAddress(131069), calibID: loadTestCalibID, rng: rand.New(rand.NewPCG(0, 0))}
+	req, err := p.newRequest(ctx, base, loadCalibLinear, c)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("loadtest: storing the setup calibration: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("loadtest: storing the setup calibration: status %d: %s", resp.StatusCode, truncate(string(body), 300))
+	}
+	return nil
+}
+
+// runLoadTest is the `loadtest` subcommand: a loopback-only load generator
+// holding N keep-alive connections of mixed traffic for a duration, then a
+// report. It fails when any status outside 200/400/404/429/503, any
+// transport error or any malformed 200 body was seen.
+//
+//	go run . loadtest -spawn -duration 60s -connections 200
+//	go run . loadtest -addr http://127.0.0.1:5000 -pid $(pidof eyetrack)
+//
+// It first stores the example calibration under "loadtest" (every
+// batch_predict uses it); each client stores its own calibrations under
+// "loadtest-c<N>". Each client sends its own X-Forwarded-For address from
+// 198.18.0.0/15, which a server trusting 127.0.0.1 as a proxy counts as a
+// separate client (a server that does not trust it sees one client and
+// answers mostly 429). With -spawn the server runs in this process with
+// RATELIMIT_TRUSTED_PROXIES=127.0.0.1/32 and every other setting from the
+// environment, so RATELIMIT_ENABLED=false gives a throughput test.
 func runLoadTest(ctx context.Context, args []string, stdout io.Writer) error {
-	return errors.New("loadtest: not available in this build yet")
+	opts, err := parseLoadTestArgs(args, stdout)
+	if errors.Is(err, errLoadTestHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	payloads, err := newLoadPayloads()
+	if err != nil {
+		return err
+	}
+	var server *spawnedServer
+	targetNote := "external server"
+	if opts.spawn {
+		if server, err = spawnLoadTestServer(ctx); err != nil {
+			return err
+		}
+		defer server.stop()
+		if opts.target, err = loopbackTarget(server.base); err != nil {
+			return err
+		}
+		targetNote = "spawned in-process, temporary store, RATELIMIT_TRUSTED_PROXIES=127.0.0.1/32, other settings from the environment or defaults"
+	}
+	base := opts.target.String()
+
+	var dials atomic.Int64
+	newClient := func() (*http.Client, *http.Transport) {
+		tr := &http.Transport{
+			DialContext:         loopbackDialer(&dials),
+			MaxIdleConns:        1,
+			MaxIdleConnsPerHost: 1,
+			MaxConnsPerHost:     1,
+			IdleConnTimeout:     2 * time.Minute,
+			DisableCompression:  true,
+			Proxy:               nil, // never through a proxy: loopback only
+		}
+		return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, tr
+	}
+	setupClient, setupTransport := newClient()
+	err = storeSetupCalibration(ctx, base, payloads, setupClient)
+	setupTransport.CloseIdleConnections()
+	if err != nil {
+		return err
+	}
+	dials.Store(0)
+
+	var sampler *memorySampler
+	if opts.spawn || opts.pid != 0 {
+		sampler = startMemorySampler(opts.pid)
+	}
+	stats := &loadStats{}
+	clients := make([]*loadClient, opts.connections)
+	transports := make([]*http.Transport, opts.connections)
+	greedyCount := int(math.Round(opts.greedy * float64(opts.connections)))
+	for i := range clients {
+		hc, tr := newClient()
+		transports[i] = tr
+		clients[i] = &loadClient{
+			forwardedFor: benchmarkAddress(i),
+			calibID:      "loadtest-c" + strconv.Itoa(i),
+			greedy:       i < greedyCount,
+			rng:          rand.New(rand.NewPCG(opts.seed, uint64(i))),
+			http:         hc,
+		}
+	}
+	loadBefore := loadAverage()
+	start := time.Now()
+	deadline := start.Add(opts.duration)
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(ctx, base, deadline, opts.timeout, payloads, stats)
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	loadAfter := loadAverage()
+	for _, tr := range transports {
+		tr.CloseIdleConnections()
+	}
+	var memory string
+	switch {
+	case sampler == nil:
+		memory = "n/a (external server; pass -pid PID to read /proc/PID/status)"
+	case opts.pid != 0:
+		sampler.finish()
+		hwm, err := procStatusKB(opts.pid, "VmHWM")
+		hwmText := "VmHWM n/a"
+		if err == nil {
+			hwmText = fmt.Sprintf("VmHWM %s", mib(hwm*1024))
+		}
+		memory = fmt.Sprintf("VmRSS peak %s (sampled every %v), %s (pid %d)", mib(sampler.rssKB.Load()*1024), loadTestSampleEvery, hwmText, opts.pid)
+	default:
+		sampler.finish()
+		hwmText := "VmHWM n/a"
+		if hwm, err := procStatusKB(0, "VmHWM"); err == nil {
+			hwmText = "VmHWM " + mib(hwm*1024)
+		}
+		memory = fmt.Sprintf("HeapInuse %s, Sys %s (runtime.MemStats every %v), %s; one process holds the server and the load generator",
+			mib(sampler.heapInuse.Load()), mib(sampler.sys.Load()), loadTestSampleEvery, hwmText)
+	}
+	var (
+		stopErr error
+		logs    *logTally
+	)
+	if server != nil {
+		logs = server.logs
+		stopErr = server.stop()
+	}
+	return writeLoadReport(stdout, loadReportInput{
+		opts: opts, base: base, targetNote: targetNote, start: start, elapsed: elapsed, greedy: greedyCount,
+		machine: fmt.Sprintf("%d CPUs, load average %s before and %s after", runtime.NumCPU(), loadBefore, loadAfter),
+		stats:   stats, dials: dials.Load(), memory: memory, logs: logs, stopErr: stopErr,
+		interrupted: ctx.Err() != nil,
+	})
+}
+
+// loadReportInput is everything the report shows.
+type loadReportInput struct {
+	opts        loadTestOptions
+	base        string
+	targetNote  string
+	machine     string
+	start       time.Time
+	elapsed     time.Duration
+	greedy      int
+	stats       *loadStats
+	dials       int64
+	memory      string
+	logs        *logTally // nil for an external server
+	stopErr     error
+	interrupted bool
+}
+
+// mib formats a byte count in MiB.
+func mib(b uint64) string {
+	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+}
+
+// millis formats a latency in milliseconds.
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+}
+
+// writeLoadReport prints the report and returns an error when the run
+// failed: an unexpected status, a transport error, a malformed 200 body, no
+// request at all, or a spawned server that did not shut down cleanly.
+func writeLoadReport(w io.Writer, in loadReportInput) error {
+	st := in.stats
+	var all latencyHistogram
+	var total, transport, badBody uint64
+	statusTotals := map[int]uint64{}
+	for r := range st.routes {
+		rs := &st.routes[r]
+		all.mergeFrom(&rs.latency)
+		total += rs.requests()
+		transport += rs.transport.Load()
+		badBody += rs.badBody.Load()
+		for code := range rs.status {
+			if n := rs.status[code].Load(); n > 0 {
+				statusTotals[code] += n
+			}
+		}
+	}
+	secs := in.elapsed.Seconds()
+	rate := func(n uint64) string { return strconv.FormatFloat(float64(n)/secs, 'f', 1, 64) }
+
+	b := bufio.NewWriter(w)
+	fmt.Fprintln(b, "eyetrack load test")
+	fmt.Fprintf(b, "target:      %s (%s)\n", in.base, in.targetNote)
+	fmt.Fprintf(b, "clients:     %d keep-alive connections: %d greedy (no pause), %d polite (0.5-1.5 s pause); X-Forwarded-For %s to %s\n",
+		in.opts.connections, in.greedy, in.opts.connections-in.greedy, benchmarkAddress(0), benchmarkAddress(in.opts.connections-1))
+	note := ""
+	if in.interrupted {
+		note = " (interrupted before the end)"
+	}
+	fmt.Fprintf(b, "duration:    %.1fs%s; %d requests, %s/s; %d connections opened\n", secs, note, total, rate(total), in.dials)
+	fmt.Fprintf(b, "machine:     %s\n\n", in.machine)
+
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "route\trequests\treq/s\t200\t400\t404\t429\t503\tother\terrors\tp50\tp90\tp99\tmax\t")
+	row := func(name string, n uint64, count func(int) uint64, errs uint64, h *latencyHistogram) {
+		var other uint64
+		for code := 0; code < 600; code++ {
+			if !expectedStatus(code) {
+				other += count(code)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", name, n, rate(n),
+			count(200), count(400), count(404), count(429), count(503), other, errs,
+			millis(h.quantile(0.50)), millis(h.quantile(0.90)), millis(h.quantile(0.99)), millis(time.Duration(h.max.Load())))
+	}
+	for r := range st.routes {
+		rs := &st.routes[r]
+		row(loadRoute(r).String(), rs.requests(), func(code int) uint64 { return rs.status[code].Load() }, rs.transport.Load(), &rs.latency)
+	}
+	row("all", total, func(code int) uint64 { return statusTotals[code] }, transport, &all)
+	tw.Flush()
+	fmt.Fprintln(b, "(latency from request start to the last body byte; quantiles exact to 1%)")
+	st.mu.Lock()
+	if slow := st.slowest; slow.elapsed > 0 {
+		fmt.Fprintf(b, "slowest:     %s, sent %.1fs into the run, %s\n", slow.route, slow.start.Sub(in.start).Seconds(), millis(slow.elapsed))
+	}
+	st.mu.Unlock()
+
+	var codes, unexpected []string
+	for code := 0; code < 600; code++ {
+		n, ok := statusTotals[code]
+		if !ok {
+			continue
+		}
+		name := strconv.Itoa(code)
+		if code == 0 {
+			name = "outside-100-599"
+		}
+		codes = append(codes, fmt.Sprintf("%s=%d", name, n))
+		if !expectedStatus(code) {
+			unexpected = append(unexpected, fmt.Sprintf("%s=%d", name, n))
+		}
+	}
+	fmt.Fprintf(b, "\nstatuses:    %s\n", strings.Join(codes, " "))
+	if len(unexpected) == 0 {
+		fmt.Fprintln(b, "unexpected statuses: none")
+	} else {
+		fmt.Fprintf(b, "unexpected statuses: %s\n", strings.Join(unexpected, " "))
+	}
+	fmt.Fprintf(b, "transport errors: %d\n", transport)
+	st.mu.Lock()
+	for _, e := range st.errorSamples {
+		fmt.Fprintf(b, "  e.g. %s\n", e)
+	}
+	st.mu.Unlock()
+	fmt.Fprintf(b, "malformed 200 bodies: %d\n", badBody)
+	fmt.Fprintf(b, "peak server memory: %s\n", in.memory)
+	if in.logs != nil {
+		in.logs.mu.Lock()
+		fmt.Fprintf(b, "server log:  %d ERROR lines, %d WARN lines\n", in.logs.errors, in.logs.warnings)
+		for _, s := range in.logs.samples {
+			fmt.Fprintf(b, "  e.g. %s\n", s)
+		}
+		in.logs.mu.Unlock()
+	}
+	if in.stopErr != nil {
+		fmt.Fprintf(b, "server shutdown: %v\n", in.stopErr)
+	}
+
+	var problems []string
+	if len(unexpected) > 0 {
+		problems = append(problems, "unexpected statuses "+strings.Join(unexpected, " "))
+	}
+	if transport > 0 {
+		problems = append(problems, fmt.Sprintf("%d transport errors", transport))
+	}
+	if badBody > 0 {
+		problems = append(problems, fmt.Sprintf("%d malformed 200 bodies", badBody))
+	}
+	if total == 0 {
+		problems = append(problems, "no request completed")
+	}
+	if in.stopErr != nil {
+		problems = append(problems, "the server did not shut down cleanly")
+	}
+	if len(problems) == 0 {
+		fmt.Fprintln(b, "result:      PASS")
+	} else {
+		fmt.Fprintf(b, "result:      FAIL: %s\n", strings.Join(problems, "; "))
+	}
+	if err := b.Flush(); err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("loadtest failed: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// loadAverage returns the 1-minute load average of the machine ("n/a"
+// where /proc/loadavg is missing): context for the latencies, since the
+// load generator shares the CPUs with the server.
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "n/a"
+	}
+	if f := strings.Fields(string(raw)); len(f) > 0 {
+		return f[0]
+	}
+	return "n/a"
 }

@@ -1,0 +1,939 @@
+package main
+
+// End-to-end tests: they build the real binary, run it on loopback
+// (127.0.0.1:0) and talk to it over HTTP as clients do. They are skipped
+// with -short. Every loop is bounded in count and in time.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// e2eBuild is the server binary, built once per test process.
+var e2eBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// e2eBinary returns the path of the server binary built from this package
+// (`go build`, no -race, for speed). Under `go test` it is built once into
+// go test's own work folder, which go test deletes at the end of the run;
+// a test binary run by hand builds it per test into the test's temporary
+// folder instead.
+func e2eBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: builds and runs the server binary (skipped with -short)")
+	}
+	dir, ok := goTestWorkDir()
+	if !ok {
+		path := filepath.Join(t.TempDir(), "eyetrack")
+		if err := buildServerBinary(path); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	e2eBuild.once.Do(func() {
+		e2eBuild.path = filepath.Join(dir, "eyetrack-e2e")
+		e2eBuild.err = buildServerBinary(e2eBuild.path)
+	})
+	if e2eBuild.err != nil {
+		t.Fatal(e2eBuild.err)
+	}
+	return e2eBuild.path
+}
+
+// goTestWorkDir returns the folder of the running test binary when go test
+// built it in its temporary work folder ($WORK/b001 under a go-build*
+// folder).
+func goTestWorkDir() (string, bool) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", false
+	}
+	dir := filepath.Dir(exe)
+	return dir, strings.HasPrefix(filepath.Base(filepath.Dir(dir)), "go-build")
+}
+
+func buildServerBinary(path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// e2eLog collects a process's stderr (the first 1 MiB).
+type e2eLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *e2eLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if room := 1<<20 - l.buf.Len(); room > 0 {
+		l.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (l *e2eLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// e2eServer is one running server process.
+type e2eServer struct {
+	cmd     *exec.Cmd
+	addr    string // 127.0.0.1:PORT
+	base    string // http://127.0.0.1:PORT
+	stderr  *e2eLog
+	exited  chan struct{}
+	waitErr error // valid once exited is closed
+}
+
+// startE2EServer runs the binary on 127.0.0.1:0 with only the given
+// environment (plus ADDR, TMPDIR and LOG_FORMAT=text), and waits for its
+// "eyetrack listening on" line. The process is killed at cleanup if it is
+// still running.
+func startE2EServer(t *testing.T, bin string, env map[string]string) *e2eServer {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"ADDR=127.0.0.1:0", "TMPDIR=" + os.TempDir(), "LOG_FORMAT=text"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	watcher := &listenWatcher{addr: make(chan string, 1)}
+	s := &e2eServer{cmd: cmd, stderr: &e2eLog{}, exited: make(chan struct{})}
+	cmd.Stdout = watcher
+	cmd.Stderr = s.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() { s.kill() })
+	select {
+	case s.addr = <-watcher.addr:
+		s.base = "http://" + s.addr
+	case <-s.exited:
+		t.Fatalf("the server exited before listening: %v\n%s", s.waitErr, s.stderr)
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the server printed no address within 15s\n%s", s.stderr)
+	}
+	return s
+}
+
+// kill sends SIGKILL (if the process still runs) and waits for its end.
+func (s *e2eServer) kill() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.exited
+}
+
+// waitExit waits at most d for the process to end and returns Wait's error.
+func (s *e2eServer) waitExit(t *testing.T, d time.Duration) error {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return s.waitErr
+	case <-time.After(d):
+		t.Fatalf("the server still runs %v later\n%s", d, s.stderr)
+		return nil
+	}
+}
+
+// e2eClient returns an HTTP client of its own (keep-alive connections, no
+// proxy), closed at cleanup.
+func e2eClient(t *testing.T) *http.Client {
+	tr := &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true, Proxy: nil}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+// e2eResponse is a whole response.
+type e2eResponse struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// send performs req and reads the whole answer.
+func send(client *http.Client, req *http.Request) (e2eResponse, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return e2eResponse{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return e2eResponse{status: resp.StatusCode, header: resp.Header, body: body}, err
+}
+
+// request builds and sends one request; forwardedFor, when set, is sent
+// as X-Forwarded-For.
+func request(client *http.Client, method, url string, body io.Reader, contentType, forwardedFor string) (e2eResponse, error) {
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		return e2eResponse{}, err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if forwardedFor != "" {
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+	}
+	return send(client, req)
+}
+
+// postCalibration sends a calib_validation form (each value as given).
+func postCalibration(client *http.Client, base string, fields map[string]string, forwardedFor string) (e2eResponse, error) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for k, v := range fields {
+		if err := mw.WriteField(k, v); err != nil {
+			return e2eResponse{}, err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return e2eResponse{}, err
+	}
+	return request(client, "POST", base+"/api/session/calib_validation", &b, mw.FormDataContentType(), forwardedFor)
+}
+
+// postBatch sends a batch_predict body.
+func postBatch(client *http.Client, base, body, forwardedFor string) (e2eResponse, error) {
+	return request(client, "POST", base+"/api/session/batch_predict", strings.NewReader(body), "application/json", forwardedFor)
+}
+
+// batchBodyFor is batch9FullBody (180 samples) against the calibration id.
+func batchBodyFor(t testing.TB, id string) string {
+	body := batch9FullBody(t)
+	out := strings.Replace(body, `"calib_id": "9_full"`, `"calib_id": `+strconv.Quote(id), 1)
+	if out == body {
+		t.Fatal("batch9FullBody no longer starts with the 9_full calib_id")
+	}
+	return out
+}
+
+// e2ePoint is one labelled calibration sample in the front end's JSON.
+type e2ePoint struct {
+	LeftX  float64 `json:"left_iris_x"`
+	LeftY  float64 `json:"left_iris_y"`
+	RightX float64 `json:"right_iris_x"`
+	RightY float64 `json:"right_iris_y"`
+	PointX float64 `json:"point_x"`
+	PointY float64 `json:"point_y"`
+}
+
+// crashCalibration is one calibration request of the crash test. Its
+// marker is unique within a run and is sent as screen_width = 1000 +
+// marker, which the store writes on every row of the fixed file.
+type crashCalibration struct {
+	marker int
+	id     string
+	fixed  []e2ePoint
+	calib  []irisSample
+	sentAt time.Time
+	doneAt time.Time // when its 200 arrived; zero without one
+}
+
+func (c *crashCalibration) width() float64 { return float64(1000 + c.marker) }
+
+// newCrashCalibration draws a calibration from the example recording: a
+// contiguous run of 100-180 of its rows and 20-180 of its unlabelled rows,
+// every iris coordinate jittered.
+func newCrashCalibration(rng *rand.Rand, marker int, id string, fixed []e2ePoint, calib []irisSample) *crashCalibration {
+	jitter := func(v float64) float64 { return v + rng.NormFloat64()*0.4 }
+	c := &crashCalibration{marker: marker, id: id}
+	n := 100 + rng.IntN(len(fixed)-100+1)
+	from := rng.IntN(len(fixed) - n + 1)
+	for _, p := range fixed[from : from+n] {
+		p.LeftX, p.LeftY, p.RightX, p.RightY = jitter(p.LeftX), jitter(p.LeftY), jitter(p.RightX), jitter(p.RightY)
+		c.fixed = append(c.fixed, p)
+	}
+	m := 20 + rng.IntN(len(calib)-20+1)
+	for _, s := range calib[:m] {
+		c.calib = append(c.calib, irisSample{jitter(s.LeftX), jitter(s.LeftY), jitter(s.RightX), jitter(s.RightY)})
+	}
+	return c
+}
+
+func (c *crashCalibration) fields(model string) map[string]string {
+	fixed, _ := json.Marshal(c.fixed)
+	calib, _ := json.Marshal(c.calib)
+	return map[string]string{
+		"file_name": strconv.Quote(c.id), "fixed_circle_iris_points": string(fixed), "calib_circle_iris_points": string(calib),
+		"screen_width": strconv.Itoa(1000 + c.marker), "screen_height": "746", "k": "9", "model": strconv.Quote(model),
+	}
+}
+
+// matchesFixed reports whether the parsed fixed file holds exactly c's rows.
+func (c *crashCalibration) matchesFixed(got calibration) bool {
+	if len(got.Fixed) != len(c.fixed) || got.ScreenWidth != c.width() || got.ScreenHeight != 746 {
+		return false
+	}
+	for i, r := range got.Fixed {
+		w := c.fixed[i]
+		if r.LeftX != w.LeftX || r.LeftY != w.LeftY || r.RightX != w.RightX || r.RightY != w.RightY || r.PointX != w.PointX || r.PointY != w.PointY {
+			return false
+		}
+	}
+	return true
+}
+
+// crashRunResult is what one crash-and-restart run found.
+type crashRunResult struct {
+	calibSent, calib200, batchSent, inFlightAtKill int
+	fixedFiles, predictFiles, tempFiles            int
+	corrupt                                        int // fixed files that do not parse or mix requests
+	predictNewerThanFixed, predictWithoutFixed     int
+	killDelay                                      time.Duration
+	warmUp, restartExit                            time.Duration // until the first answers; SIGTERM to exit of the restarted server
+}
+
+// TestCrashDurability SIGKILLs the server in the middle of a burst of
+// calibrations and batch predictions from 8 concurrent clients, restarts it
+// on the same folder and checks that every stored calibration is whole
+// (exactly the rows of one request for that id), that no calibration
+// answered with 200 was lost or replaced by an older one, that every
+// stored id serves batch_predict, and that the folder holds nothing but
+// calibration files and the store's temporary files. Ten runs, each on a
+// fresh folder, with seeded timing.
+func TestCrashDurability(t *testing.T) {
+	bin := e2eBinary(t)
+	var fixed []e2ePoint
+	if err := json.Unmarshal([]byte(readTestdata(t, "api/fixed.json")), &fixed); err != nil {
+		t.Fatal(err)
+	}
+	var calib []irisSample
+	if err := json.Unmarshal([]byte(readTestdata(t, "api/calib.json")), &calib); err != nil {
+		t.Fatal(err)
+	}
+	if len(fixed) < 100 || len(calib) < 20 {
+		t.Fatalf("example has %d fixed and %d calib rows", len(fixed), len(calib))
+	}
+	const runs = 10
+	var total crashRunResult
+	start := time.Now()
+	for run := 0; run < runs; run++ {
+		t.Run(fmt.Sprintf("run%d", run), func(t *testing.T) {
+			r := crashRun(t, bin, uint64(run), fixed, calib)
+			t.Logf("first answers after %v, killed %v later: %d calibrations sent (%d answered 200, %d in flight at the kill), %d batches; "+
+				"%d fixed and %d predict files, %d temporary files left, %d corrupt, %d predict files newer than their fixed file, %d without one; restarted server exited %v after SIGTERM",
+				r.warmUp.Round(time.Millisecond), r.killDelay, r.calibSent, r.calib200, r.inFlightAtKill, r.batchSent, r.fixedFiles, r.predictFiles, r.tempFiles, r.corrupt, r.predictNewerThanFixed, r.predictWithoutFixed, r.restartExit.Round(time.Millisecond))
+			total.calibSent += r.calibSent
+			total.calib200 += r.calib200
+			total.inFlightAtKill += r.inFlightAtKill
+			total.batchSent += r.batchSent
+			total.fixedFiles += r.fixedFiles
+			total.predictFiles += r.predictFiles
+			total.tempFiles += r.tempFiles
+			total.corrupt += r.corrupt
+			total.predictNewerThanFixed += r.predictNewerThanFixed
+			total.predictWithoutFixed += r.predictWithoutFixed
+		})
+	}
+	t.Logf("%d runs in %v: %d calibrations sent, %d answered 200, %d in flight at the kills, %d batches; %d fixed files checked, %d corrupt; "+
+		"%d temporary files left; %d predict files newer than their fixed file, %d without one",
+		runs, time.Since(start).Round(time.Millisecond), total.calibSent, total.calib200, total.inFlightAtKill, total.batchSent,
+		total.fixedFiles, total.corrupt, total.tempFiles, total.predictNewerThanFixed, total.predictWithoutFixed)
+}
+
+// crashRun is one run of TestCrashDurability.
+func crashRun(t *testing.T, bin string, run uint64, fixedRows []e2ePoint, calibRows []irisSample) crashRunResult {
+	const (
+		clients           = 8
+		requestsPerClient = 80
+		ids               = 5
+	)
+	var res crashRunResult
+	dir := t.TempDir()
+	srv := startE2EServer(t, bin, map[string]string{
+		"CALIBRATION_STORE": dir,
+		"RATELIMIT_ENABLED": "false",
+		"WORK_WAIT":         "10s", // queue rather than shed: every calibration is fitted
+	})
+	client := e2eClient(t)
+	batchBodies := make([]string, ids)
+	for i := range batchBodies {
+		batchBodies[i] = batchBodyFor(t, fmt.Sprintf("crash%d", i))
+	}
+
+	var (
+		mu        sync.Mutex
+		sent      = map[int]*crashCalibration{} // by marker
+		nextMark  int
+		completed atomic.Int64 // calibrations answered
+		killed    atomic.Bool
+		wg        sync.WaitGroup
+	)
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(0xC4A5, run*clients+uint64(c)))
+			for i := 0; i < requestsPerClient && !killed.Load(); i++ {
+				id := rng.IntN(ids)
+				if rng.IntN(10) < 3 {
+					mu.Lock()
+					res.batchSent++
+					mu.Unlock()
+					got, err := postBatch(client, srv.base, batchBodies[id], "")
+					switch {
+					case err != nil && !killed.Load():
+						t.Errorf("batch_predict failed before the kill: %v", err)
+					case err == nil && got.status != 200 && got.status != 404 && got.status != 503: // 404 before the id's first save, 503 if shed
+						t.Errorf("batch_predict: status %d: %s", got.status, got.body)
+					}
+					if err != nil {
+						return
+					}
+					continue
+				}
+				model := "Linear Regression"
+				if rng.IntN(5) == 0 {
+					model = "Ridge Regression"
+				}
+				mu.Lock()
+				cal := newCrashCalibration(rng, nextMark, fmt.Sprintf("crash%d", id), fixedRows, calibRows)
+				nextMark++
+				sent[cal.marker] = cal
+				res.calibSent++
+				cal.sentAt = time.Now()
+				mu.Unlock()
+				got, err := postCalibration(client, srv.base, cal.fields(model), "")
+				if err != nil {
+					if !killed.Load() {
+						t.Errorf("calibration %d failed before the kill: %v", cal.marker, err)
+					}
+					return
+				}
+				completed.Add(1)
+				switch got.status {
+				case 200:
+					mu.Lock()
+					cal.doneAt = time.Now()
+					res.calib200++
+					mu.Unlock()
+				case 503: // shed under load; the calibration was stored all the same
+				default:
+					t.Errorf("calibration %d: status %d: %s", cal.marker, got.status, got.body)
+				}
+			}
+		}()
+	}
+
+	// Kill after a few answers plus a seeded delay, with requests in flight.
+	rng := rand.New(rand.NewPCG(0xDEAD, run))
+	warmUp := time.Now()
+	for wait := time.Now().Add(10 * time.Second); completed.Load() < 6 && time.Now().Before(wait); {
+		time.Sleep(2 * time.Millisecond)
+	}
+	res.warmUp = time.Since(warmUp)
+	res.killDelay = time.Duration(rng.IntN(150)) * time.Millisecond
+	time.Sleep(res.killDelay)
+	killed.Store(true)
+	mu.Lock()
+	res.inFlightAtKill = res.calibSent - int(completed.Load())
+	mu.Unlock()
+	srv.kill()
+	wg.Wait()
+	if srv.waitErr == nil {
+		t.Fatal("the server exited normally before the kill")
+	}
+
+	// The folder after the crash.
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixedOf := map[string]*crashCalibration{}
+	predictOf := map[string]*crashCalibration{}
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-"):
+			res.tempFiles++
+		case strings.HasSuffix(name, "_fixed_train_data.csv"):
+			res.fixedFiles++
+			id := strings.TrimSuffix(name, "_fixed_train_data.csv")
+			cal, problem := checkFixedFile(filepath.Join(dir, name), id, sent)
+			if problem != "" {
+				res.corrupt++
+				t.Errorf("%s: %s", name, problem)
+				continue
+			}
+			fixedOf[id] = cal
+		case strings.HasSuffix(name, "_predict_train_data.csv"):
+			res.predictFiles++
+			id := strings.TrimSuffix(name, "_predict_train_data.csv")
+			cal, problem := checkPredictFile(filepath.Join(dir, name), id, sent)
+			if problem != "" {
+				t.Errorf("%s: %s", name, problem)
+				continue
+			}
+			predictOf[id] = cal
+		default:
+			t.Errorf("stray file in the store after the crash: %s", name)
+		}
+	}
+	for id, p := range predictOf {
+		switch f, ok := fixedOf[id]; {
+		case !ok:
+			res.predictWithoutFixed++
+		case f != p:
+			res.predictNewerThanFixed++
+		}
+	}
+	// Every 200 is on disk, and no later-sent 200 was overwritten by an
+	// earlier calibration.
+	for _, cal := range sent {
+		if cal.doneAt.IsZero() {
+			continue
+		}
+		f, ok := fixedOf[cal.id]
+		if !ok {
+			t.Errorf("calibration %d of %s was answered 200 but %s has no fixed file", cal.marker, cal.id, cal.id)
+			continue
+		}
+		if !f.doneAt.IsZero() && cal.sentAt.After(f.doneAt) {
+			t.Errorf("%s holds calibration %d, answered at %v, although calibration %d, sent after that, was answered 200 too",
+				cal.id, f.marker, f.doneAt.Format(time.StampMicro), cal.marker)
+		}
+	}
+
+	// Restart on the same folder: every stored id serves batch_predict.
+	srv2 := startE2EServer(t, bin, map[string]string{"CALIBRATION_STORE": dir, "RATELIMIT_ENABLED": "false"})
+	client2 := e2eClient(t)
+	for id := range fixedOf {
+		got, err := postBatch(client2, srv2.base, batchBodyFor(t, id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var preds []map[string]any
+		if got.status != 200 || json.Unmarshal(got.body, &preds) != nil || len(preds) != 180 {
+			t.Errorf("batch_predict %s after the restart: status %d, %d predictions: %.200s", id, got.status, len(preds), got.body)
+		}
+	}
+	if got, err := postBatch(client2, srv2.base, batchBodyFor(t, "never-stored"), ""); err != nil || got.status != 404 {
+		t.Errorf("batch_predict of an id never stored: %d %v", got.status, err)
+	}
+	sigterm := time.Now()
+	srv2.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv2.waitExit(t, 15*time.Second); err != nil {
+		t.Errorf("the restarted server did not exit cleanly: %v\n%s", err, srv2.stderr)
+	}
+	res.restartExit = time.Since(sigterm)
+	return res
+}
+
+// checkFixedFile parses a fixed file and finds the request it came from:
+// every row must carry one request's marker and the file must hold exactly
+// that request's rows, the request having been sent for this id.
+func checkFixedFile(path, id string, sent map[int]*crashCalibration) (*crashCalibration, string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err.Error()
+	}
+	c, err := parseFixedCSV(raw)
+	if err != nil {
+		return nil, "does not parse: " + err.Error()
+	}
+	table, err := parseNumericCSV(raw, fixedHeader)
+	if err != nil {
+		return nil, "lacks the screen columns: " + err.Error()
+	}
+	for i := range table.rows {
+		if w := table.get(i, "screen_width", 0); w != c.ScreenWidth {
+			return nil, fmt.Sprintf("mixes requests: row 1 has screen_width %v, row %d %v", c.ScreenWidth, i+1, w)
+		}
+	}
+	cal, ok := sent[int(c.ScreenWidth)-1000]
+	switch {
+	case !ok:
+		return nil, fmt.Sprintf("screen_width %v is no request's marker", c.ScreenWidth)
+	case cal.id != id:
+		return nil, fmt.Sprintf("holds calibration %d, which was sent for %s", cal.marker, cal.id)
+	case !cal.matchesFixed(c):
+		return nil, fmt.Sprintf("has %d rows that are not exactly the %d rows of calibration %d", len(c.Fixed), len(cal.fixed), cal.marker)
+	}
+	return cal, ""
+}
+
+// checkPredictFile parses a predict file and finds the request of this id
+// whose unlabelled rows it holds exactly.
+func checkPredictFile(path, id string, sent map[int]*crashCalibration) (*crashCalibration, string) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err.Error()
+	}
+	rows, err := parseIrisCSV(raw)
+	if err != nil {
+		return nil, "does not parse: " + err.Error()
+	}
+	for _, cal := range sent {
+		if cal.id == id && slices.Equal(cal.calib, rows) {
+			return cal, ""
+		}
+	}
+	return nil, fmt.Sprintf("its %d rows are no request's unlabelled samples", len(rows))
+}
+
+// TestBlackBoxRateLimit checks the default limits on the real binary.
+//
+// The limiter keys clients by socket address, and every test client is
+// 127.0.0.1. To be several clients, the server is started with
+// RATELIMIT_TRUSTED_PROXIES=127.0.0.1/32: it then believes X-Forwarded-For
+// from loopback, and each "client" sends its own address there (TEST-NET
+// addresses). Everything else is the default configuration.
+func TestBlackBoxRateLimit(t *testing.T) {
+	bin := e2eBinary(t)
+	srv := startE2EServer(t, bin, map[string]string{
+		"CALIBRATION_STORE":         t.TempDir(),
+		"RATELIMIT_TRUSTED_PROXIES": "127.0.0.1/32",
+	})
+	client := e2eClient(t)
+	const alice, bob = "198.51.100.10", "198.51.100.20"
+	fields := exampleCalibFields(t)
+
+	for i := 1; i <= 11; i++ {
+		got, err := postCalibration(client, srv.base, fields, alice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := got.header
+		if i <= 10 {
+			if got.status != 200 {
+				t.Fatalf("calibration %d: status %d: %s", i, got.status, got.body)
+			}
+			if h.Get("X-RateLimit-Limit") != "10" || h.Get("X-RateLimit-Remaining") != strconv.Itoa(10-i) {
+				t.Errorf("calibration %d: X-RateLimit-Limit %q Remaining %q, want 10 and %d", i, h.Get("X-RateLimit-Limit"), h.Get("X-RateLimit-Remaining"), 10-i)
+			}
+			continue
+		}
+		if got.status != 429 {
+			t.Fatalf("calibration 11: status %d, want 429: %s", got.status, got.body)
+		}
+		now := time.Now().Unix()
+		retry, err := strconv.Atoi(h.Get("Retry-After"))
+		if err != nil || retry < 1 || retry > 60 {
+			t.Errorf("Retry-After %q, want 1 to 60 seconds", h.Get("Retry-After"))
+		}
+		if h.Get("X-RateLimit-Limit") != "10" || h.Get("X-RateLimit-Remaining") != "0" {
+			t.Errorf("X-RateLimit-Limit %q Remaining %q, want 10 and 0", h.Get("X-RateLimit-Limit"), h.Get("X-RateLimit-Remaining"))
+		}
+		if reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err != nil || reset < now || reset > now+61 {
+			t.Errorf("X-RateLimit-Reset %q, want a Unix time within the next minute (now %d)", h.Get("X-RateLimit-Reset"), now)
+		}
+		if p := h.Get("RateLimit-Policy"); !strings.Contains(p, "q=10") || !strings.Contains(p, "w=60") {
+			t.Errorf("RateLimit-Policy %q, want q=10 and w=60", p)
+		}
+		if rl := h.Get("RateLimit"); !strings.Contains(rl, "r=0") || !strings.Contains(rl, "t=") {
+			t.Errorf("RateLimit %q, want r=0 and t=", rl)
+		}
+		var body tooManyRequestsBody
+		if err := json.Unmarshal(got.body, &body); err != nil || body.Error == "" || body.RetryAfter != int64(retry) {
+			t.Errorf("429 body %s (err %v), want an error and retry_after %d", got.body, err, retry)
+		}
+	}
+
+	// Another client is not affected.
+	got, err := postCalibration(client, srv.base, fields, bob)
+	if err != nil || got.status != 200 || got.header.Get("X-RateLimit-Remaining") != "9" {
+		t.Errorf("the other client: status %d, remaining %q, err %v", got.status, got.header.Get("X-RateLimit-Remaining"), err)
+	}
+	// Limits are per route: the limited client still predicts.
+	batch := strings.Replace(readTestdata(t, "api/batch_request.json"), "{", `{"calib_id": "sample9full",`, 1)
+	if got, err := postBatch(client, srv.base, batch, alice); err != nil || got.status != 200 {
+		t.Errorf("batch_predict of the limited client: status %d, err %v: %.200s", got.status, err, got.body)
+	}
+	// Health is never limited, and carries no rate-limit headers.
+	for i := 0; i < 60; i++ {
+		got, err := request(client, "GET", srv.base+"/api/session/health", nil, "", alice)
+		if err != nil || got.status != 200 {
+			t.Fatalf("health %d: status %d, err %v", i+1, got.status, err)
+		}
+		if got.header.Get("X-RateLimit-Limit") != "" {
+			t.Fatalf("health carries X-RateLimit-Limit %q", got.header.Get("X-RateLimit-Limit"))
+		}
+	}
+}
+
+// TestGracefulShutdown sends SIGTERM while a calibration (the slowest
+// model served) is in flight, its body deliberately held back: new
+// connections are refused from then on, the request still completes with
+// 200 once its body arrives, and the process exits with status 0 within
+// the shutdown timeout.
+func TestGracefulShutdown(t *testing.T) {
+	bin := e2eBinary(t)
+	const shutdownTimeout = 10 * time.Second
+	srv := startE2EServer(t, bin, map[string]string{
+		"CALIBRATION_STORE": t.TempDir(),
+		"RATELIMIT_ENABLED": "false",
+		"SHUTDOWN_TIMEOUT":  shutdownTimeout.String(),
+	})
+	client := e2eClient(t)
+
+	got, err := request(client, "GET", srv.base+"/api/session/models", nil, "", "")
+	var served struct{ Models []string }
+	if err != nil || got.status != 200 || json.Unmarshal(got.body, &served) != nil {
+		t.Fatalf("models: %d %v %s", got.status, err, got.body)
+	}
+	model := "Linear Regression"
+	for _, m := range []string{"Support Vector Regressor", "Random Forest Regressor"} {
+		if slices.Contains(served.Models, m) {
+			model = m
+			break
+		}
+	}
+	form, ct := calibForm(t, session9FullFields(t, model))
+	raw := form.Bytes()
+	half := len(raw) / 2
+
+	pr, pw := io.Pipe()
+	slow, err := http.NewRequest("POST", srv.base+"/api/session/calib_validation", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.ContentLength = int64(len(raw))
+	slow.Header.Set("Content-Type", ct)
+	type outcome struct {
+		resp e2eResponse
+		err  error
+		at   time.Time
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		r, err := send(client, slow)
+		done <- outcome{r, err, time.Now()}
+	}()
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := pw.Write(raw[:half])
+		wrote <- err
+	}()
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first half of the body was not sent within 10s")
+	}
+	time.Sleep(300 * time.Millisecond) // the server has read the headers: the connection is active
+
+	sigterm := time.Now()
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for i := 0; i < 150 && !refused; i++ {
+		conn, err := net.DialTimeout("tcp", srv.addr, time.Second)
+		if err != nil {
+			refused = true
+			break
+		}
+		conn.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !refused {
+		t.Error("new connections were still accepted 3s after SIGTERM")
+	}
+	select {
+	case o := <-done:
+		t.Fatalf("the held-back request ended before its body was sent: %d %v", o.resp.status, o.err)
+	case <-srv.exited:
+		t.Fatalf("the server exited with a request in flight: %v\n%s", srv.waitErr, srv.stderr)
+	default:
+	}
+
+	go func() {
+		_, err := pw.Write(raw[half:])
+		pw.CloseWithError(err)
+	}()
+	var o outcome
+	select {
+	case o = <-done:
+	case <-time.After(shutdownTimeout):
+		t.Fatal("the in-flight request did not complete")
+	}
+	if o.err != nil || o.resp.status != 200 || !bytes.Contains(o.resp.body, []byte(`"centroids"`)) {
+		t.Fatalf("in-flight %s calibration: status %d, err %v: %.300s", model, o.resp.status, o.err, o.resp.body)
+	}
+	if err := srv.waitExit(t, shutdownTimeout); err != nil {
+		t.Fatalf("exit: %v, want status 0\n%s", err, srv.stderr)
+	}
+	exited := time.Now()
+	if d := exited.Sub(sigterm); d > shutdownTimeout {
+		t.Errorf("exited %v after SIGTERM, beyond the %v shutdown timeout", d, shutdownTimeout)
+	}
+	if _, err := net.DialTimeout("tcp", srv.addr, time.Second); err == nil {
+		t.Error("a connection was accepted after the exit")
+	}
+	logs := srv.stderr.String()
+	if !strings.Contains(logs, "shutting down") || !strings.Contains(logs, "msg=stopped") {
+		t.Errorf("the log lacks the shutdown lines:\n%s", logs)
+	}
+	t.Logf("%s calibration held in flight: answered 200 %v after SIGTERM; exit %v after SIGTERM, %v after the answer",
+		model, o.at.Sub(sigterm).Round(time.Millisecond), exited.Sub(sigterm).Round(time.Millisecond), exited.Sub(o.at).Round(time.Millisecond))
+}
+
+// TestLoadTestShort runs the load test for 3 s on 20 connections against
+// an in-process server: no status outside 200/400/404/429/503, no
+// transport error, and the limiter must have seen the clients apart (some
+// 429s next to 200s on the limited routes).
+func TestLoadTestShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a 3 s load test (skipped with -short)")
+	}
+	var out bytes.Buffer
+	err := runLoadTest(t.Context(), []string{"-spawn", "-duration", "3s", "-connections", "20"}, &out)
+	report := out.String()
+	t.Logf("report:\n%s", report)
+	if err != nil {
+		t.Fatalf("loadtest: %v", err)
+	}
+	for _, want := range []string{"unexpected statuses: none", "transport errors: 0", "malformed 200 bodies: 0", "result:      PASS"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q", want)
+		}
+	}
+	statuses := map[int]int{}
+	for _, line := range strings.Split(report, "\n") {
+		rest, ok := strings.CutPrefix(line, "statuses:")
+		if !ok {
+			continue
+		}
+		for _, kv := range strings.Fields(rest) {
+			code, n, _ := strings.Cut(kv, "=")
+			c, err1 := strconv.Atoi(code)
+			v, err2 := strconv.Atoi(n)
+			if err1 != nil || err2 != nil {
+				t.Fatalf("statuses line %q", line)
+			}
+			statuses[c] = v
+		}
+	}
+	for code := range statuses {
+		if !expectedStatus(code) {
+			t.Errorf("status %d in the report", code)
+		}
+	}
+	if statuses[200] == 0 || statuses[429] == 0 {
+		t.Errorf("statuses %v: want both 200s and 429s (clients told apart by X-Forwarded-For)", statuses)
+	}
+	batch := routeRow(t, report, loadBatch.String())
+	if batch["200"] == 0 {
+		t.Errorf("batch_predict: no 200 in %v", batch)
+	}
+}
+
+// routeRow parses the report's table row of route: the counts by column.
+func routeRow(t *testing.T, report, route string) map[string]int {
+	t.Helper()
+	cols := []string{"requests", "req/s", "200", "400", "404", "429", "503", "other", "errors", "p50", "p90", "p99", "max"}
+	for _, line := range strings.Split(report, "\n") {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), route)
+		if !ok || name != "" {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != len(cols) {
+			t.Fatalf("row %q has %d columns", line, len(f))
+		}
+		row := map[string]int{}
+		for i, c := range cols {
+			if n, err := strconv.Atoi(f[i]); err == nil {
+				row[c] = n
+			}
+		}
+		return row
+	}
+	t.Fatalf("no row for %s in the report", route)
+	return nil
+}
+
+// TestLoadTestRefusesRemoteTargets: the load generator accepts loopback
+// targets only, before sending anything, and its dialer refuses any
+// non-loopback address it is handed (checked before connect, so nothing
+// leaves the machine).
+func TestLoadTestRefusesRemoteTargets(t *testing.T) {
+	for _, addr := range []string{
+		"http://10.0.0.1:5000", "192.168.1.10:5000", "http://example.com", "http://[2001:db8::1]:5000",
+		"http://127.0.0.1.example.com:5000", "https://127.0.0.1:5000", "http://0.0.0.0:5000",
+	} {
+		err := runLoadTest(t.Context(), []string{"-addr", addr, "-duration", "1s", "-connections", "1"}, io.Discard)
+		if err == nil {
+			t.Errorf("%s: accepted", addr)
+		}
+	}
+	for _, addr := range []string{"http://127.0.0.1:5000", "127.0.0.2:8080", "http://[::1]:5000", "http://localhost:5000", "http://[::ffff:127.0.0.1]:80"} {
+		if _, err := loopbackTarget(addr); err != nil {
+			t.Errorf("%s: %v", addr, err)
+		}
+	}
+	if err := runLoadTest(t.Context(), []string{"-spawn", "-addr", "http://127.0.0.1:5000"}, io.Discard); err == nil {
+		t.Error("-spawn with -addr accepted")
+	}
+	var dials atomic.Int64
+	dial := loopbackDialer(&dials)
+	for _, addr := range []string{"192.0.2.1:80", "[2001:db8::1]:80"} {
+		conn, err := dial(t.Context(), "tcp", addr)
+		if err == nil {
+			conn.Close()
+			t.Errorf("the dialer connected to %s", addr)
+		} else if !strings.Contains(err.Error(), "not a loopback address") {
+			t.Errorf("dialing %s: %v, want a loopback refusal", addr, err)
+		}
+	}
+}
+
+// TestLoadTestLatencyHistogram: quantiles are within the 1 % bucket width
+// of the exact nearest-rank values.
+func TestLoadTestLatencyHistogram(t *testing.T) {
+	var h latencyHistogram
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * 100 * time.Microsecond) // 0.1 ms to 100 ms
+	}
+	for _, c := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 50 * time.Millisecond}, {0.9, 90 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		got := h.quantile(c.q)
+		if got < c.want || float64(got) > float64(c.want)*1.0101 {
+			t.Errorf("p%v = %v, want %v to +1%%", c.q*100, got, c.want)
+		}
+	}
+	if time.Duration(h.max.Load()) != 100*time.Millisecond {
+		t.Errorf("max %v", time.Duration(h.max.Load()))
+	}
+}
