@@ -186,4 +186,3 @@ func TestPairwiseSumNumPy(t *testing.T) {
 		}
 	}
 }
-

@@ -477,16 +477,19 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 			writeError(w, r, log, err)
 			return
 		}
-		// The calibration is written (and synced) while the model is fitted;
-		// the answer waits for both, so a 200 means it is on disk.
+		// A shed request (503) changes nothing. Otherwise the calibration is
+		// written (and synced) while the model is fitted; the answer waits
+		// for both, so a 200 means it is on disk.
+		release, err := work.acquire(r)
+		if err != nil {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, r, log, err)
+			return
+		}
 		saved := make(chan error, 1)
 		go func() { saved <- store.Save(req.id, req.cal) }()
-		var rep calibReport
-		release, err := work.acquire(r)
-		if err == nil {
-			rep, err = evaluateCalibrationWith(req.spec, req.cal.Fixed, req.k, 0, work.borrow)
-			release()
-		}
+		rep, err := evaluateCalibrationWith(req.spec, req.cal.Fixed, req.k, 0, work.borrow)
+		release()
 		if saveErr := <-saved; saveErr != nil {
 			writeError(w, r, log, storeError("", saveErr))
 			return
@@ -495,9 +498,6 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 		if err != nil {
 			if errors.Is(err, errNotFittable) {
 				err = badField("fixed_circle_iris_points", "model %q cannot be fitted on these samples: %v (the calibration was stored)", req.spec.name, err)
-			}
-			if err == errOverloaded {
-				w.Header().Set("Retry-After", "1")
 			}
 			writeError(w, r, log, err)
 			return

@@ -306,5 +306,3 @@ func goldenConvergenceWarnings(t *testing.T, session string) map[string]map[stri
 	}
 	return out
 }
-
-

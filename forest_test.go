@@ -267,8 +267,6 @@ func TestForestRejectsBadData(t *testing.T) {
 	}
 }
 
-
-
 // forestSpecWithSeed is the served spec with another seed for every tree.
 func forestSpecWithSeed(seed uint64) modelSpec {
 	spec := randomForestSpec()

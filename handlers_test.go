@@ -320,7 +320,7 @@ func TestCalibrationDeterministic(t *testing.T) {
 func TestBatchUsesReplacedCalibration(t *testing.T) {
 	s := newTestServer(t, nil)
 	batch := readTestdata(t, "api/batch_request.json")
-	batch = strings.Replace(batch, "{", `{"calib_id": "sample9full",`, 1)
+	// RUXAILAB's example request names the calibration "sample9full".
 	fields := exampleCalibFields(t)
 	if rec := s.do(calibRequestOf(t, fields), ""); rec.Code != 200 {
 		t.Fatal(rec.Body)

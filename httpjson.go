@@ -63,7 +63,10 @@ type errorBody struct {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
-		if ae.Status >= 500 {
+		switch {
+		case ae == errOverloaded: // expected under load; a log line each would flood the log
+			log.Debug("request shed", "method", r.Method, "path", r.URL.Path)
+		case ae.Status >= 500:
 			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "err", err)
 		}
 		writeJSON(w, ae.Status, errorBody{Error: ae.Message, Field: ae.Field})

@@ -24,6 +24,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop) // after the first signal, a second one ends the process at once
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "eyetrack:", err)
 		os.Exit(1)
@@ -190,7 +191,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
-	if err := hook.Close(sctx); err != nil {
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second) // webhooks get their own short deadline
+	defer hcancel()
+	if err := hook.Close(hctx); err != nil {
 		log.Error("webhooks", "err", err)
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -513,7 +514,7 @@ func TestShedding(t *testing.T) {
 		}
 		releases = append(releases, rel)
 	}
-	batch := strings.Replace(readTestdata(t, "api/batch_request.json"), "{", `{"calib_id": "sample9full",`, 1)
+	batch := readTestdata(t, "api/batch_request.json") // names calibration "sample9full"
 	var wg sync.WaitGroup
 	codes := make([]int, 30)
 	retry := make([]string, 30)
@@ -535,6 +536,14 @@ func TestShedding(t *testing.T) {
 		if c != 503 || retry[i] != "1" {
 			t.Fatalf("request %d: %d Retry-After %q, want 503 and 1", i, c, retry[i])
 		}
+	}
+	shed := exampleCalibFields(t)
+	shed["file_name"] = `"shed"`
+	if rec := s.do(calibRequestOf(t, shed), ""); rec.Code != 503 {
+		t.Fatalf("calibration while busy: %d", rec.Code)
+	}
+	if _, err := s.store.Load("shed"); !errors.Is(err, errCalibrationNotFound) {
+		t.Fatalf("a shed calibration was stored: %v", err)
 	}
 	for _, rel := range releases {
 		rel()

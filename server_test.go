@@ -406,3 +406,25 @@ func TestLoadConfig(t *testing.T) {
 		t.Error("a stray argument was accepted")
 	}
 }
+
+// TestStaleTempFilesAreRemoved: temporary files a crashed save left are
+// removed at start once they are older than a live save could be.
+func TestStaleTempFilesAreRemoved(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, ".a_fixed_train_data.csv.tmp-123")
+	fresh := filepath.Join(dir, ".b_fixed_train_data.csv.tmp-456")
+	keep := filepath.Join(dir, "a_fixed_train_data.csv")
+	for _, f := range []string{stale, fresh, keep} {
+		os.WriteFile(f, []byte("x"), 0o644)
+	}
+	old := time.Now().Add(-2 * staleTempAge)
+	os.Chtimes(stale, old, old)
+	if _, err := newFileStore(dir); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]bool{stale: false, fresh: true, keep: true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(f), err == nil, want)
+		}
+	}
+}

@@ -210,4 +210,3 @@ func TestSGDNearGoldenRidge(t *testing.T) {
 		t.Errorf("mean relative difference %.1f%%, want ≤ 20%%", 100*mean)
 	}
 }
-

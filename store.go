@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // errCalibrationNotFound is returned by a store for an id it does not hold.
@@ -32,18 +33,36 @@ var (
 // Writes go to temporary files that are synced to disk and renamed into
 // place, the predict file first and the fixed file last, then the folder is
 // synced. A crash therefore leaves either the old or the new fixed file,
-// never a partial one; batch_predict reads only the fixed file. Saves of one
-// id are serialised so that concurrent requests end with one whole
-// calibration.
+// never a partial one; batch_predict reads only the fixed file. (Two renames
+// cannot be one atomic step: a crash between them leaves a predict file
+// newer than its fixed file; the predict recording is stored, never used in
+// the maths.) Saves of one id are serialised so that concurrent requests end
+// with one whole calibration. Temporary files of crashed saves are removed
+// at start.
 type fileStore struct {
 	dir   string
 	locks sync.Map // id → *sync.Mutex
 }
 
-// newFileStore creates dir if it is missing.
+// staleTempAge is how old a temporary file must be before newFileStore
+// removes it as the leftover of a crashed save (a live save takes
+// milliseconds; the margin covers another server sharing the folder).
+const staleTempAge = time.Minute
+
+// newFileStore creates dir if it is missing and removes temporary files
+// that crashed saves left behind.
 func newFileStore(dir string) (*fileStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("calibration store %q: %w", dir, err)
+	}
+	leftovers, err := filepath.Glob(filepath.Join(dir, ".*_train_data.csv.tmp-*"))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range leftovers {
+		if fi, err := os.Stat(f); err == nil && time.Since(fi.ModTime()) > staleTempAge {
+			os.Remove(f)
+		}
 	}
 	return &fileStore{dir: dir}, nil
 }
@@ -149,6 +168,9 @@ func writeTempSynced(path string, data []byte) (tmp string, err error) {
 	}()
 	if _, err = f.Write(data); err != nil {
 		return "", fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+	}
+	if err = f.Chmod(0o644); err != nil { // CreateTemp makes 0600; stored files are readable like the Python service's
+		return "", fmt.Errorf("chmod %s: %w", filepath.Base(path), err)
 	}
 	if err = syncData(f); err != nil {
 		return "", fmt.Errorf("syncing %s: %w", filepath.Base(path), err)

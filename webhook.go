@@ -121,6 +121,11 @@ func (n *webhookNotifier) Close(ctx context.Context) error {
 	}
 	n.mu.Unlock()
 	select {
+	case <-n.done: // drained already: an expired ctx does not matter
+		return nil
+	default:
+	}
+	select {
 	case <-n.done:
 		return nil
 	case <-ctx.Done():
