@@ -141,7 +141,7 @@ func (ws *kmeansWorkspace) lloyd(points [][2]float64) float64 {
 		}
 		var shift float64
 		for c := range ws.centers {
-			next := points[0]
+			var next [2]float64
 			if ws.counts[c] == 0 {
 				far, fd := 0, -1.0
 				for i, p := range points {
