@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -209,13 +211,88 @@ type calibRequest struct {
 	studyID      json.RawMessage
 }
 
-// formJSON returns the JSON value of a form field ("" when absent).
-func formJSON(r *http.Request, field string) (json.RawMessage, bool) {
-	vs, ok := r.Form[field]
-	if !ok || len(vs) == 0 {
-		return nil, false
+// formFields holds the first value of each field of a calib_validation
+// form, as raw bytes.
+type formFields map[string][]byte
+
+// get returns the JSON value of field, trimmed; ok is false when absent.
+func (f formFields) get(field string) (json.RawMessage, bool) {
+	v, ok := f[field]
+	return json.RawMessage(bytes.TrimSpace(v)), ok
+}
+
+// maxFormFields bounds how many fields a form may have.
+const maxFormFields = 64
+
+// readForm reads a multipart or URL-encoded form. Multipart field values
+// are read in chunks and copied once into a buffer of their exact size, so a huge field costs at most twice its size (up to the body
+// limit), never the repeated doubling of a growing buffer.
+func readForm(r *http.Request) (formFields, error) {
+	fields := formFields{}
+	mr, err := r.MultipartReader()
+	if errors.Is(err, http.ErrNotMultipart) {
+		if err := r.ParseForm(); err != nil {
+			return nil, bodyError(err, "form could not be read")
+		}
+		for k, v := range r.PostForm {
+			if len(v) > 0 {
+				fields[k] = []byte(v[0])
+			}
+		}
+		return fields, nil
 	}
-	return json.RawMessage(strings.TrimSpace(vs[0])), true
+	if err != nil {
+		return nil, bodyError(err, "form could not be read")
+	}
+	for n := 0; ; n++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return fields, nil
+		}
+		if err != nil {
+			return nil, bodyError(err, "form could not be read")
+		}
+		if n >= maxFormFields {
+			return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("the form has more than %d fields", maxFormFields)}
+		}
+		name := part.FormName()
+		value, err := readChunked(part)
+		part.Close()
+		if err != nil {
+			return nil, bodyError(err, "form could not be read")
+		}
+		if _, seen := fields[name]; !seen && name != "" {
+			fields[name] = value
+		}
+	}
+}
+
+// readChunked reads r to the end in chunks (512 bytes, doubling up to
+// 64 KiB, none of them copied while reading) and returns one buffer of the
+// exact size.
+func readChunked(r io.Reader) ([]byte, error) {
+	var chunks [][]byte
+	total, size := 0, 512
+	for {
+		chunk := make([]byte, size)
+		size = min(2*size, 64<<10)
+		n, err := io.ReadFull(r, chunk)
+		if n > 0 {
+			chunks = append(chunks, chunk[:n])
+			total += n
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
 }
 
 // decodeFormJSON unmarshals the JSON text of a form field into v.
@@ -263,15 +340,13 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	if !isFormContentType(ct) {
 		return req, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be multipart/form-data or application/x-www-form-urlencoded, got %q", ct)}
 	}
-	if err := r.ParseMultipartForm(8 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		return req, bodyError(err, "form could not be read")
-	}
-	if r.MultipartForm != nil {
-		defer r.MultipartForm.RemoveAll()
+	form, err := readForm(r)
+	if err != nil {
+		return req, err
 	}
 
 	// file_name → id
-	raw, ok := formJSON(r, "file_name")
+	raw, ok := form.get("file_name")
 	if !ok || string(raw) == "null" {
 		return req, badField("file_name", "is required: the id to store the calibration under")
 	}
@@ -282,15 +357,13 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	if len(name) > lim.maxIDLength {
 		return req, badField("file_name", "is longer than %d characters", lim.maxIDLength)
 	}
-	id, err := sanitizeID(name)
-	if err != nil {
+	if req.id, err = sanitizeID(name); err != nil {
 		return req, badField("file_name", "%v", err)
 	}
-	req.id = id
 
 	// model
 	modelName := "Linear Regression"
-	if raw, ok := formJSON(r, "model"); ok && string(raw) != "null" && len(raw) > 0 {
+	if raw, ok := form.get("model"); ok && string(raw) != "null" && len(raw) > 0 {
 		if err := decodeFormJSON(raw, "model", "a string", &modelName); err != nil {
 			return req, err
 		}
@@ -306,7 +379,7 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 		name string
 		dst  *float64
 	}{{"screen_width", &req.cal.ScreenWidth}, {"screen_height", &req.cal.ScreenHeight}} {
-		raw, _ := formJSON(r, f.name)
+		raw, _ := form.get(f.name)
 		v, err := parseScreenSize(f.name, raw, lim.maxScreenPx)
 		if err != nil {
 			return req, err
@@ -315,7 +388,7 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	}
 
 	// samples
-	raw, ok = formJSON(r, "fixed_circle_iris_points")
+	raw, ok = form.get("fixed_circle_iris_points")
 	if !ok || string(raw) == "null" {
 		return req, badField("fixed_circle_iris_points", "is required: the labelled calibration samples")
 	}
@@ -325,7 +398,7 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	if len(req.cal.Fixed) == 0 {
 		return req, badField("fixed_circle_iris_points", "must not be empty")
 	}
-	raw, ok = formJSON(r, "calib_circle_iris_points")
+	raw, ok = form.get("calib_circle_iris_points")
 	if !ok || string(raw) == "null" {
 		return req, badField("calib_circle_iris_points", "is required (it may be an empty array)")
 	}
@@ -339,7 +412,7 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	}
 
 	// k
-	raw, ok = formJSON(r, "k")
+	raw, ok = form.get("k")
 	if !ok || string(raw) == "null" {
 		return req, badField("k", "is required: the number of k-means clusters")
 	}
@@ -361,7 +434,7 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	req.k = int(kf)
 
 	// RUXAILAB fields
-	if raw, ok := formJSON(r, "from_ruxailab"); ok && string(raw) != "null" {
+	if raw, ok := form.get("from_ruxailab"); ok && string(raw) != "null" {
 		if err := decodeFormJSON(raw, "from_ruxailab", "true or false", &req.fromRuxailab); err != nil {
 			return req, err
 		}
@@ -370,7 +443,7 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 		name string
 		dst  *json.RawMessage
 	}{{"user_id", &req.userID}, {"study_id", &req.studyID}} {
-		raw, ok := formJSON(r, f.name)
+		raw, ok := form.get(f.name)
 		if !ok || len(raw) == 0 {
 			*f.dst = json.RawMessage("null")
 			continue

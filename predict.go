@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -12,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -274,7 +274,7 @@ func decodeBatchObject(body []byte, req *batchRequest) error {
 // anything else (strings, null, NaN spelled out, missing).
 func parseJSONNumber(raw json.RawMessage) (float64, bool) {
 	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || !(raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9')) {
+	if end, ok := jsonNumberEnd(raw, 0); !ok || end != len(raw) {
 		return 0, false
 	}
 	v, err := strconv.ParseFloat(string(raw), 64)
@@ -333,7 +333,7 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 			return parsedBatch{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}
 		}
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readChunked(r.Body)
 	if err != nil {
 		return parsedBatch{}, bodyError(err, "reading the body")
 	}
@@ -387,6 +387,13 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 		p.samples[i] = irisSample{v[0], v[1], v[2], v[3]}
 	}
 	p.timestamps = arr.raw
+	for i, ts := range p.timestamps {
+		if !utf8.Valid(ts) { // echoed as sent, but the response must stay valid UTF-8
+			var v any
+			json.Unmarshal(ts, &v)
+			p.timestamps[i], _ = json.Marshal(v)
+		}
+	}
 	return p, nil
 }
 

@@ -41,7 +41,13 @@ var rateUnits = map[string]time.Duration{
 }
 
 // rateLimitItem matches one limit: "10 per minute", "10/minute", "10 per 2 hours".
-var rateLimitItem = regexp.MustCompile(`^(?i)\s*([0-9]+)\s*(?:/|\s+per\s+)\s*([0-9]+)?\s*(second|minute|hour|day|month|year)s?\s*$`)
+// It is matched against the ASCII-lowercased text (so "PER" works and no
+// Unicode case folding turns "ſ" into "s").
+var rateLimitItem = regexp.MustCompile(`^\s*([0-9]+)\s*(?:/|\s+per\s+)\s*([0-9]+)?\s*(second|minute|hour|day|month|year)s?\s*$`)
+
+// maxWindow is the longest window a limit may have (time.Duration reaches
+// about 292 years).
+const maxWindow = 100 * 365 * 24 * time.Hour
 
 // maxLimitCount is the largest count a limit may allow in one window (the
 // packed window state keeps 22 bits of count).
@@ -55,7 +61,7 @@ func parseRateLimits(s string) ([]rateLimit, error) {
 		if strings.TrimSpace(part) == "" {
 			continue
 		}
-		m := rateLimitItem.FindStringSubmatch(part)
+		m := rateLimitItem.FindStringSubmatch(asciiLower(part))
 		if m == nil {
 			return nil, fmt.Errorf("rate limit %q: want a form such as \"10 per minute\", \"10/minute\" or \"200 per day;50 per hour\"", strings.TrimSpace(part))
 		}
@@ -69,10 +75,24 @@ func parseRateLimits(s string) ([]rateLimit, error) {
 				return nil, fmt.Errorf("rate limit %q: the window multiple must be from 1 to 1000", strings.TrimSpace(part))
 			}
 		}
-		unit := strings.ToLower(m[3])
+		unit := m[3]
+		if time.Duration(multiple) > maxWindow/rateUnits[unit] {
+			return nil, fmt.Errorf("rate limit %q: the window is longer than 100 years", strings.TrimSpace(part))
+		}
 		out = append(out, rateLimit{count: uint32(count), multiple: multiple, unit: unit, window: time.Duration(multiple) * rateUnits[unit]})
 	}
 	return out, nil
+}
+
+// asciiLower lowercases A–Z only.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // clientKey identifies a client: an IPv4 address, or an IPv6 address
@@ -80,7 +100,8 @@ func parseRateLimits(s string) ([]rateLimit, error) {
 //
 // IPv4 a.b.c.d is stored as hi = 0xffffffff_00000000 | a.b.c.d, lo = 0:
 // that /64 lies in IPv6 multicast (ff00::/8), which is never a source
-// address, so no IPv6 client can share a key with an IPv4 one.
+// address and which parseHostAddr refuses, so no IPv6 client can share a
+// key with an IPv4 one.
 type clientKey struct{ hi, lo uint64 }
 
 // overflowKey is the shared key of clients that find a full table (see
@@ -127,12 +148,23 @@ func (c clientIdentity) isTrusted(a netip.Addr) bool {
 	return false
 }
 
-// parseHostAddr parses "ip", "ip:port" or "[ip]:port" without allocating
-// (the form is chosen first, so no failed parse builds an error).
+// parseHostAddr parses "ip", "ip:port" or "[ip]:port". Multicast and
+// unspecified addresses are refused: they are never a client's source. It
+// does not allocate for well-formed input, nor for text with characters no
+// address has (netip's parse errors allocate, so those are caught first).
 func parseHostAddr(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return netip.Addr{}, false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F', c == '.', c == ':', c == '[', c == ']', c == '%':
+		default:
+			if !(c > ' ' && c < 0x7f && strings.IndexByte(s[:i], '%') >= 0) { // zone names may hold other characters
+				return netip.Addr{}, false
+			}
+		}
 	}
 	withPort := s[0] == '['
 	if !withPort {
@@ -140,18 +172,24 @@ func parseHostAddr(s string) (netip.Addr, bool) {
 			withPort = true // exactly one colon: IPv4 with a port
 		}
 	}
+	var a netip.Addr
 	if withPort {
 		ap, err := netip.ParseAddrPort(s)
 		if err != nil {
 			return netip.Addr{}, false
 		}
-		return ap.Addr().Unmap(), true
+		a = ap.Addr()
+	} else {
+		var err error
+		if a, err = netip.ParseAddr(s); err != nil {
+			return netip.Addr{}, false
+		}
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
+	a = a.Unmap()
+	if a.IsMulticast() || a.IsUnspecified() {
 		return netip.Addr{}, false
 	}
-	return a.Unmap(), true
+	return a, true
 }
 
 // clientAddr returns the address a request is counted against: the socket

@@ -192,7 +192,22 @@ func (p *jsonScanner) skipString() bool {
 			if p.pos >= len(p.data) {
 				return false
 			}
-			p.pos++
+			switch p.data[p.pos] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				p.pos++
+			case 'u':
+				if len(p.data)-p.pos < 5 {
+					return false
+				}
+				for _, h := range p.data[p.pos+1 : p.pos+5] {
+					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+						return false
+					}
+				}
+				p.pos += 5
+			default:
+				return false
+			}
 		case c < 0x20:
 			return false
 		}
@@ -230,7 +245,9 @@ func (p *jsonScanner) skipValue() bool {
 				return false
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
-			p.skipNumber()
+			if !p.skipNumber() {
+				return false
+			}
 		case c == 't':
 			if !p.literal("true") {
 				return false
@@ -277,15 +294,51 @@ func (p *jsonScanner) objectKey() bool {
 	return p.consume(':')
 }
 
-func (p *jsonScanner) skipNumber() {
-	for p.pos < len(p.data) {
-		switch c := p.data[p.pos]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
-			p.pos++
-		default:
-			return
+// skipNumber moves past a JSON number, checking its grammar:
+// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+func (p *jsonScanner) skipNumber() bool {
+	end, ok := jsonNumberEnd(p.data, p.pos)
+	p.pos = end
+	return ok
+}
+
+// jsonNumberEnd returns where the JSON number starting at data[i] ends and
+// whether it is well formed.
+func jsonNumberEnd(data []byte, i int) (int, bool) {
+	digits := func() bool {
+		start := i
+		for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(data) && data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		digits()
+	default:
+		return i, false
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		if !digits() {
+			return i, false
 		}
 	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return i, false
+		}
+	}
+	return i, true
 }
 
 func (p *jsonScanner) literal(word string) bool {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,6 +249,7 @@ func parseNumericCSV(raw []byte, required []string) (csvTable, error) {
 	if err != nil {
 		return csvTable{}, fmt.Errorf("CSV header: %w", err)
 	}
+	header = slices.Clone(header) // ReuseRecord would overwrite it with the next row
 	t := csvTable{col: map[string]int{}}
 	for i, h := range header {
 		t.col[strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))] = i
