@@ -564,25 +564,74 @@ func batch9FullBody(t testing.TB) string {
 	return b.String()
 }
 
+// memStore is a calibrationStore in memory, for benchmarks that separate
+// the handler's own work from the durable write to disk.
+type memStore struct {
+	mu    sync.Mutex
+	cals  map[string]calibration
+	saves int
+}
+
+func (m *memStore) Save(id string, c calibration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.cals == nil {
+		m.cals = map[string]calibration{}
+	}
+	m.cals[id] = c
+	m.saves++
+	return nil
+}
+
+func (m *memStore) Load(id string) (calibration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cals[id]
+	if !ok {
+		return calibration{}, errCalibrationNotFound
+	}
+	return c, nil
+}
+
+func (m *memStore) Version(id string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cals[id]; !ok {
+		return "", errCalibrationNotFound
+	}
+	return fmt.Sprint(m.saves), nil
+}
+
 // BenchmarkCalibValidation times a whole calib_validation request (form
-// decoding, atomic store, fit with grid search, k-means, JSON) on the
-// 180-row 9_full recording, per model.
+// decoding, store, fit with grid search, k-means, JSON) on the 180-row
+// 9_full recording, per model: with the real store (two files written and
+// synced to disk before the answer) and with an in-memory store, which
+// shows the handler's own work apart from the disk's sync latency.
 func BenchmarkCalibValidation(b *testing.B) {
-	s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
-	for _, model := range servedModels(modelSpecs()) {
-		b.Run(strings.ReplaceAll(model, " ", "_"), func(b *testing.B) {
-			body, ct := calibForm(b, session9FullFields(b, model))
-			raw := body.Bytes()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				req := httptest.NewRequest("POST", "/api/session/calib_validation", bytes.NewReader(raw))
-				req.Header.Set("Content-Type", ct)
-				if rec := s.do(req, ""); rec.Code != 200 {
-					b.Fatalf("%d %s", rec.Code, rec.Body)
+	for _, store := range []string{"disk", "memory"} {
+		s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
+		h := s.handler
+		if store == "memory" {
+			log := slog.New(slog.DiscardHandler)
+			h = newServer(s.cfg, serverDeps{store: &memStore{}, hook: newWebhookNotifier("", log), limiter: s.limiter, work: s.work, log: log})
+		}
+		for _, model := range servedModels(modelSpecs()) {
+			b.Run(strings.ReplaceAll(model, " ", "_")+"/store="+store, func(b *testing.B) {
+				body, ct := calibForm(b, session9FullFields(b, model))
+				raw := body.Bytes()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					req := httptest.NewRequest("POST", "/api/session/calib_validation", bytes.NewReader(raw))
+					req.Header.Set("Content-Type", ct)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Fatalf("%d %s", rec.Code, rec.Body)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

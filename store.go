@@ -194,37 +194,43 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// formatFloat writes v the way Python's repr does for the values we store
-// (shortest text that parses back to the same float).
-func formatFloat(v float64) string {
-	s := strconv.FormatFloat(v, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eEn") { // integral: keep Python's "50.0"
-		s += ".0"
+// appendCSVFloat appends v as the Python service wrote it: the shortest
+// text that parses back to the same float, integral values with ".0".
+func appendCSVFloat(b []byte, v float64) []byte {
+	start := len(b)
+	b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	if !bytes.ContainsAny(b[start:], ".eEn") { // integral (not NaN/Inf, which never reach the store)
+		b = append(b, ".0"...)
 	}
-	return s
+	return b
 }
 
 func encodeFixedCSV(c calibration) []byte {
-	var b bytes.Buffer
-	b.WriteString(strings.Join(fixedHeader, ",") + "\n")
-	h, w := formatFloat(c.ScreenHeight), formatFloat(c.ScreenWidth)
+	b := make([]byte, 0, 128*(len(c.Fixed)+1))
+	b = append(b, strings.Join(fixedHeader, ",")...)
+	b = append(b, '\n')
 	for _, r := range c.Fixed {
-		for _, v := range []float64{r.LeftX, r.LeftY, r.RightX, r.RightY, r.PointX, r.PointY} {
-			b.WriteString(formatFloat(v))
-			b.WriteByte(',')
+		for _, v := range [...]float64{r.LeftX, r.LeftY, r.RightX, r.RightY, r.PointX, r.PointY, c.ScreenHeight, c.ScreenWidth} {
+			b = appendCSVFloat(b, v)
+			b = append(b, ',')
 		}
-		b.WriteString(h + "," + w + "\n")
+		b[len(b)-1] = '\n'
 	}
-	return b.Bytes()
+	return b
 }
 
 func encodeIrisCSV(rows []irisSample) []byte {
-	var b bytes.Buffer
-	b.WriteString(strings.Join(irisHeader, ",") + "\n")
+	b := make([]byte, 0, 80*(len(rows)+1))
+	b = append(b, strings.Join(irisHeader, ",")...)
+	b = append(b, '\n')
 	for _, r := range rows {
-		b.WriteString(formatFloat(r.LeftX) + "," + formatFloat(r.LeftY) + "," + formatFloat(r.RightX) + "," + formatFloat(r.RightY) + "\n")
+		for _, v := range [...]float64{r.LeftX, r.LeftY, r.RightX, r.RightY} {
+			b = appendCSVFloat(b, v)
+			b = append(b, ',')
+		}
+		b[len(b)-1] = '\n'
 	}
-	return b.Bytes()
+	return b
 }
 
 // csvTable is a parsed CSV: its header and rows of numbers.
