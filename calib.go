@@ -28,7 +28,8 @@ type irisSample struct {
 // (PointX, PointY), in CSS pixels.
 type labelledSample struct {
 	irisSample
-	PointX, PointY float64
+	PointX float64 `json:"point_x"`
+	PointY float64 `json:"point_y"`
 }
 
 // calibration is what the store keeps under one id.
@@ -553,10 +554,8 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 		// A shed request (503) changes nothing. Otherwise the calibration is
 		// written (and synced) while the model is fitted; the answer waits
 		// for both, so a 200 means it is on disk.
-		release, err := work.acquire(r)
-		if err != nil {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, r, log, err)
+		release, ok := work.acquireOrShed(w, r, log)
+		if !ok {
 			return
 		}
 		saved := make(chan error, 1)

@@ -244,23 +244,13 @@ func batchBodyFor(t testing.TB, id string) string {
 	return out
 }
 
-// e2ePoint is one labelled calibration sample in the front end's JSON.
-type e2ePoint struct {
-	LeftX  float64 `json:"left_iris_x"`
-	LeftY  float64 `json:"left_iris_y"`
-	RightX float64 `json:"right_iris_x"`
-	RightY float64 `json:"right_iris_y"`
-	PointX float64 `json:"point_x"`
-	PointY float64 `json:"point_y"`
-}
-
 // crashCalibration is one calibration request of the crash test. Its
 // marker is unique within a run and is sent as screen_width = 1000 +
 // marker, which the store writes on every row of the fixed file.
 type crashCalibration struct {
 	marker int
 	id     string
-	fixed  []e2ePoint
+	fixed  []labelledSample
 	calib  []irisSample
 	sentAt time.Time
 	doneAt time.Time // when its 200 arrived; zero without one
@@ -271,7 +261,7 @@ func (c *crashCalibration) width() float64 { return float64(1000 + c.marker) }
 // newCrashCalibration draws a calibration from the example recording: a
 // contiguous run of 100-180 of its rows and 20-180 of its unlabelled rows,
 // every iris coordinate jittered.
-func newCrashCalibration(rng *rand.Rand, marker int, id string, fixed []e2ePoint, calib []irisSample) *crashCalibration {
+func newCrashCalibration(rng *rand.Rand, marker int, id string, fixed []labelledSample, calib []irisSample) *crashCalibration {
 	jitter := func(v float64) float64 { return v + rng.NormFloat64()*0.4 }
 	c := &crashCalibration{marker: marker, id: id}
 	n := 100 + rng.IntN(len(fixed)-100+1)
@@ -330,7 +320,7 @@ type crashRunResult struct {
 // fresh folder, with seeded timing.
 func TestCrashDurability(t *testing.T) {
 	bin := e2eBinary(t)
-	var fixed []e2ePoint
+	var fixed []labelledSample
 	if err := json.Unmarshal([]byte(readTestdata(t, "api/fixed.json")), &fixed); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +359,7 @@ func TestCrashDurability(t *testing.T) {
 }
 
 // crashRun is one run of TestCrashDurability.
-func crashRun(t *testing.T, bin string, run uint64, fixedRows []e2ePoint, calibRows []irisSample) crashRunResult {
+func crashRun(t *testing.T, bin string, run uint64, fixedRows []labelledSample, calibRows []irisSample) crashRunResult {
 	const (
 		clients           = 8
 		requestsPerClient = 80

@@ -520,19 +520,7 @@ func session9FullFields(t testing.TB, model string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	type point struct {
-		LeftX  float64 `json:"left_iris_x"`
-		LeftY  float64 `json:"left_iris_y"`
-		RightX float64 `json:"right_iris_x"`
-		RightY float64 `json:"right_iris_y"`
-		PointX float64 `json:"point_x"`
-		PointY float64 `json:"point_y"`
-	}
-	pts := make([]point, len(c.Fixed))
-	for i, r := range c.Fixed {
-		pts[i] = point{r.LeftX, r.LeftY, r.RightX, r.RightY, r.PointX, r.PointY}
-	}
-	fixed, _ := json.Marshal(pts)
+	fixed, _ := json.Marshal(c.Fixed)
 	predict, err := parseIrisCSV([]byte(readTestdata(t, "sessions/9_full_predict_train_data.csv")))
 	if err != nil {
 		t.Fatal(err)

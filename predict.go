@@ -433,10 +433,8 @@ func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *wor
 			writeError(w, r, log, err)
 			return
 		}
-		release, err := work.acquire(r)
-		if err != nil {
-			w.Header().Set("Retry-After", "1")
-			writeError(w, r, log, err)
+		release, ok := work.acquireOrShed(w, r, log)
+		if !ok {
 			return
 		}
 		model, err := gazeModelFor(store, cache, p.id, p.width, p.height)

@@ -778,6 +778,18 @@ func (s *workShedder) acquire(r *http.Request) (release func(), err error) {
 
 func (s *workShedder) release() { <-s.slots }
 
+// acquireOrShed takes a slot, or answers the 503 itself (with Retry-After)
+// and reports false.
+func (s *workShedder) acquireOrShed(w http.ResponseWriter, r *http.Request, log *slog.Logger) (release func(), ok bool) {
+	release, err := s.acquire(r)
+	if err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, r, log, err)
+		return nil, false
+	}
+	return release, true
+}
+
 // borrow takes a free slot without waiting, for a computation that already
 // holds one and could use another core (a borrower).
 func (s *workShedder) borrow() (func(), bool) {
