@@ -660,3 +660,53 @@ func TestGazeModelCacheIsBounded(t *testing.T) {
 		t.Fatal("the new entry is missing")
 	}
 }
+
+// TestEveryModelOnDegenerateData: tiny, constant or duplicated recordings
+// give 200 or a 400 naming the samples, never a 500, for every model.
+func TestEveryModelOnDegenerateData(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false"})
+	row := func(lx, ly, rx, ry, px, py float64) labelledSample {
+		return labelledSample{irisSample{lx, ly, rx, ry}, px, py}
+	}
+	datasets := map[string][]labelledSample{}
+	for _, n := range []int{2, 5, 6, 7, 10} {
+		var rows []labelledSample
+		for i := 0; i < n; i++ {
+			rows = append(rows, row(600+float64(i), 290+float64(i%3), 500+float64(i), 288, float64(100*(i%3)), float64(50*(i%2))))
+		}
+		datasets[fmt.Sprintf("%d rows", n)] = rows
+	}
+	var same, constTarget, collinear []labelledSample
+	for i := 0; i < 20; i++ {
+		same = append(same, row(600, 290, 500, 288, float64(100*(i%4)), 50))
+		constTarget = append(constTarget, row(600+float64(i), 290+float64(i), 500, 288, 300, 300))
+		collinear = append(collinear, row(600+float64(i), 290+float64(i), 600+float64(i), 290+float64(i), float64(10*i), float64(5*i)))
+	}
+	datasets["identical iris rows"] = same
+	datasets["constant target"] = constTarget
+	datasets["left and right eye equal"] = collinear
+	for name, rows := range datasets {
+		fixed, _ := json.Marshal(rows)
+		for _, model := range servedModels(modelSpecs()) {
+			f := exampleCalibFields(t)
+			f["fixed_circle_iris_points"] = string(fixed)
+			f["model"] = fmt.Sprintf("%q", model)
+			f["k"] = "1"
+			rec := s.do(calibRequestOf(t, f), "")
+			var body map[string]any
+			decodeJSON(t, rec, &body)
+			switch rec.Code {
+			case 200:
+				if _, ok := body["centroids"]; !ok {
+					t.Errorf("%s, %s: 200 without centroids", name, model)
+				}
+			case 400:
+				if body["field"] != "fixed_circle_iris_points" {
+					t.Errorf("%s, %s: 400 %v", name, model, body)
+				}
+			default:
+				t.Errorf("%s, %s: %d %v", name, model, rec.Code, body)
+			}
+		}
+	}
+}
