@@ -277,6 +277,9 @@ func parseJSONNumber(raw json.RawMessage) (float64, bool) {
 	if end, ok := jsonNumberEnd(raw, 0); !ok || end != len(raw) {
 		return 0, false
 	}
+	if v, ok := parseDecimalExact(raw); ok {
+		return v, true
+	}
 	v, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
 		return 0, false

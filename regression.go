@@ -35,6 +35,9 @@ type candidate struct {
 	// as SGD's l1_ratio under the L2 penalty): the search scores the first
 	// of them and gives the others the same score.
 	fitKey string
+	// group, when not empty, names candidates that the spec's fitGroup
+	// fits together on one training set, sharing work between them.
+	group string
 }
 
 // modelSpec says how the calibration fits one model name: whether the
@@ -46,6 +49,10 @@ type modelSpec struct {
 	poly   bool
 	search bool
 	grid   []candidate
+	// fitGroup, when set, fits the candidates of one group (in grid order)
+	// on the same rows at once and returns one model per candidate, each as
+	// the candidate's own fit would be up to the estimator's tolerance.
+	fitGroup func(cands []candidate, x *mat.Dense, y []float64) ([]predictor, error)
 }
 
 // errNotFittable reports data a model cannot be fitted on (too few rows for
@@ -308,11 +315,13 @@ type searchResult struct {
 // candidate whose fit fails on a fold scores NaN and is ranked last, as
 // error_score=nan does.
 //
-// Candidates are scored in parallel on workers lent by borrow (nil: one at
-// a time); every candidate's score lands in its own slot, so the choice is
-// the same however many workers ran.
-func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
+// The (candidate group, fold) fits run in parallel on workers lent by
+// borrow (nil: one at a time); every score lands in its own slot and the
+// means add the folds in order, so the choice is the same however many
+// workers ran.
+func gridSearch(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
 	const folds = 5
+	grid := spec.grid
 	n, _ := x.Dims()
 	if len(grid) == 0 {
 		return searchResult{}, fmt.Errorf("%w: empty grid", errNotFittable)
@@ -324,9 +333,8 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (s
 		trainX, testX *mat.Dense
 		trainY, testY []float64
 	}
-	bounds := kFoldBounds(n, folds)
 	fs := make([]fold, folds)
-	for f, b := range bounds {
+	for f, b := range kFoldBounds(n, folds) {
 		var tr, te []int
 		for i := 0; i < n; i++ {
 			if i >= b[0] && i < b[1] {
@@ -337,38 +345,38 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (s
 		}
 		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te)}
 	}
-	means := make([]float64, len(grid))
-	var scored []int           // the candidates that are fitted, in grid order
-	sameAs := map[string]int{} // fitKey → the candidate scored for it
-	copies := make([]int, len(grid))
-	for c, cand := range grid {
-		copies[c] = c
-		if cand.fitKey != "" {
-			if first, ok := sameAs[cand.fitKey]; ok {
-				copies[c] = first
+	copies, groups := searchPlan(spec)
+	scores := make([][folds]float64, len(grid))
+	parallelFor(len(groups)*folds, borrow, func(task int) {
+		members, f := groups[task/folds], fs[task%folds]
+		models := make([]predictor, len(members))
+		var err error
+		if len(members) == 1 {
+			models[0], err = grid[members[0]].fit(f.trainX, f.trainY)
+		} else {
+			cands := make([]candidate, len(members))
+			for i, c := range members {
+				cands[i] = grid[c]
+			}
+			models, err = spec.fitGroup(cands, f.trainX, f.trainY)
+		}
+		pred := make([]float64, len(f.testY))
+		for i, c := range members {
+			if err != nil {
+				scores[c][task%folds] = math.NaN()
 				continue
 			}
-			sameAs[cand.fitKey] = c
+			models[i].predict(f.testX, pred)
+			scores[c][task%folds] = r2Score(f.testY, pred)
 		}
-		scored = append(scored, c)
-	}
-	parallelFor(len(scored), borrow, func(i int) {
-		c := scored[i]
+	})
+	means := make([]float64, len(grid))
+	for c, first := range copies {
 		var sum float64
-		for _, f := range fs {
-			m, err := grid[c].fit(f.trainX, f.trainY)
-			if err != nil {
-				sum = math.NaN()
-				break
-			}
-			pred := make([]float64, len(f.testY))
-			m.predict(f.testX, pred)
-			sum += r2Score(f.testY, pred)
+		for _, v := range scores[first] {
+			sum += v
 		}
 		means[c] = sum / folds
-	})
-	for c, first := range copies {
-		means[c] = means[first]
 	}
 	best := -1
 	for c, m := range means {
@@ -387,6 +395,35 @@ func gridSearch(grid []candidate, x *mat.Dense, y []float64, borrow borrower) (s
 		return searchResult{}, err
 	}
 	return searchResult{model: model, best: grid[best], bestCV: means[best]}, nil
+}
+
+// searchPlan says which candidates a search fits and how: copies[c] is the
+// candidate whose scores c takes (itself, or the first with its fitKey),
+// and groups lists the fitted candidates, in grid order, those of one
+// group together when the spec can fit groups.
+func searchPlan(spec modelSpec) (copies []int, groups [][]int) {
+	copies = make([]int, len(spec.grid))
+	sameAs := map[string]int{} // fitKey → the candidate fitted for it
+	slot := map[string]int{}   // group → its index in groups
+	for c, cand := range spec.grid {
+		copies[c] = c
+		if cand.fitKey != "" {
+			if first, ok := sameAs[cand.fitKey]; ok {
+				copies[c] = first
+				continue
+			}
+			sameAs[cand.fitKey] = c
+		}
+		if spec.fitGroup != nil && cand.group != "" {
+			if g, ok := slot[cand.group]; ok {
+				groups[g] = append(groups[g], c)
+				continue
+			}
+			slot[cand.group] = len(groups)
+		}
+		groups = append(groups, []int{c})
+	}
+	return copies, groups
 }
 
 // pick returns v[idx[0]], v[idx[1]], ….
@@ -414,7 +451,7 @@ func fitModel(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searc
 		}
 		return searchResult{model: m, best: spec.grid[0], bestCV: math.NaN()}, nil
 	}
-	return gridSearch(spec.grid, x, y, borrow)
+	return gridSearch(spec, x, y, borrow)
 }
 
 // borrower lends an extra worker for parallel model fitting: it returns a
