@@ -350,3 +350,37 @@ func BenchmarkModelFit(b *testing.B) {
 		}
 	}
 }
+
+// TestGroupFitsMatchSingleFits: fitting a spec's candidates in groups gives
+// what fitting each alone gives — bit for bit for SGD (the same arithmetic
+// in lockstep), within the solver's tolerance for the SVR (warm-started
+// duals), with the same parameters chosen.
+func TestGroupFitsMatchSingleFits(t *testing.T) {
+	sessions := loadGolden(t)
+	for name, tol := range map[string]float64{"SGD Regressor": 0, "Support Vector Regressor": 0.05} {
+		grouped := modelSpecs()[name]
+		if grouped.fitGroup == nil {
+			t.Fatalf("%s has no group fit", name)
+		}
+		single := grouped
+		single.fitGroup = nil
+		for _, s := range sessions[:4] {
+			a, err := evaluateCalibration(grouped, s.rows, s.g.K, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := evaluateCalibration(single, s.rows, s.g.K, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range a.Test {
+				if d := math.Max(math.Abs(a.Test[i].PredX-b.Test[i].PredX), math.Abs(a.Test[i].PredY-b.Test[i].PredY)); d > tol {
+					t.Fatalf("%s on %s: row %d differs by %g px", name, s.g.Session, i, d)
+				}
+			}
+			if paramsText(a.X.result.best.params) != paramsText(b.X.result.best.params) || paramsText(a.Y.result.best.params) != paramsText(b.Y.result.best.params) {
+				t.Fatalf("%s on %s: grouped and single fits chose differently", name, s.g.Session)
+			}
+		}
+	}
+}

@@ -51,7 +51,8 @@ type modelSpec struct {
 	grid   []candidate
 	// fitGroup, when set, fits the candidates of one group (in grid order)
 	// on the same rows at once and returns one model per candidate, each as
-	// the candidate's own fit would be up to the estimator's tolerance.
+	// the candidate's own fit would be up to the estimator's tolerance; a
+	// nil model marks a candidate that could not be fitted.
 	fitGroup func(cands []candidate, x *mat.Dense, y []float64) ([]predictor, error)
 }
 
@@ -362,7 +363,7 @@ func gridSearch(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (sea
 		}
 		pred := make([]float64, len(f.testY))
 		for i, c := range members {
-			if err != nil {
+			if err != nil || models[i] == nil {
 				scores[c][task%folds] = math.NaN()
 				continue
 			}

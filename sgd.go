@@ -47,12 +47,13 @@ func sgdSpec() modelSpec {
 						fit: p.fitter(),
 						// l1_ratio is ignored under the L2 penalty, as in scikit-learn
 						fitKey: fmt.Sprintf("alpha=%g eta0=%g max_iter=%d", alpha, eta0, maxIter),
+						group:  "sgd", // all fitted together, in lockstep
 					})
 				}
 			}
 		}
 	}
-	return modelSpec{name: "SGD Regressor", poly: true, search: true, grid: grid}
+	return modelSpec{name: "SGD Regressor", poly: true, search: true, grid: grid, fitGroup: sgdGroupFit}
 }
 
 // sgdParams are the searched hyper-parameters of one SGDRegressor.
@@ -93,20 +94,45 @@ func (p sgdParams) fitter() fitter {
 // count, and 5 in a row stop the fit (else max_iter epochs). It also returns
 // the number of epochs run, scikit-learn's n_iter_.
 func fitSGD(p sgdParams, x *mat.Dense, y []float64) (linearModel, int, error) {
+	fits, err := fitSGDTogether([]sgdParams{p}, x, y)
+	if err != nil {
+		return linearModel{}, 0, err
+	}
+	return fits[0].model, fits[0].epochs, fits[0].err
+}
+
+// sgdFit is the outcome of one SGD fit.
+type sgdFit struct {
+	model  linearModel
+	epochs int
+	err    error
+}
+
+// fitSGDTogether runs fitSGD for several parameter sets on the same rows in
+// lockstep: the epochs' shuffles depend only on the rows, so every fit sees
+// the same order, and each fit's arithmetic is exactly that of fitting it
+// alone. Interleaving independent fits lets the processor overlap their
+// dependency chains. The error is for input no fit can use; a fit that
+// overflows carries its own.
+func fitSGDTogether(ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error) {
 	rows, cols := x.Dims()
 	if rows < 1 {
-		return linearModel{}, 0, fmt.Errorf("%w: SGD on no rows", errNotFittable)
+		return nil, fmt.Errorf("%w: SGD on no rows", errNotFittable)
 	}
 	if len(y) != rows {
-		return linearModel{}, 0, fmt.Errorf("SGD: %d targets for %d rows", len(y), rows)
+		return nil, fmt.Errorf("SGD: %d targets for %d rows", len(y), rows)
 	}
-	if p.maxIter < 1 || p.eta0 <= 0 || p.alpha < 0 {
-		return linearModel{}, 0, fmt.Errorf("SGD: invalid parameters %+v", p)
+	maxIter := 0
+	for _, p := range ps {
+		if p.maxIter < 1 || p.eta0 <= 0 || p.alpha < 0 {
+			return nil, fmt.Errorf("SGD: invalid parameters %+v", p)
+		}
+		maxIter = max(maxIter, p.maxIter)
 	}
 	raw := x.RawMatrix()
 	for i := 0; i < rows; i++ {
 		if !allFiniteValues(raw.Data[i*raw.Stride:i*raw.Stride+cols]) || !allFiniteValues(y[i:i+1]) {
-			return linearModel{}, 0, fmt.Errorf("%w: row %d is not finite", errNotFittable, i)
+			return nil, fmt.Errorf("%w: row %d is not finite", errNotFittable, i)
 		}
 	}
 	// Penalty "l2": scikit-learn sets l1_ratio = 0 inside _plain_sgd.
@@ -115,59 +141,132 @@ func fitSGD(p sgdParams, x *mat.Dense, y []float64) (linearModel, int, error) {
 	for i := 0; i < rows; i++ {
 		copy(data[i*cols:(i+1)*cols], raw.Data[i*raw.Stride:])
 	}
-	w := make([]float64, cols)
-	var intercept float64
+	type state struct {
+		p             sgdParams
+		w             []float64
+		intercept     float64
+		bestLoss      float64
+		sumLoss       float64
+		noImprovement int
+		done          bool
+	}
+	fits := make([]sgdFit, len(ps))
+	states := make([]state, len(ps))
+	for m, p := range ps {
+		states[m] = state{p: p, w: make([]float64, cols), bestLoss: math.Inf(1)}
+	}
 	order := make([]int32, rows)
 	for i := range order {
 		order[i] = int32(i)
 	}
 	shuffler := rand.NewPCG(sgdSeed, uint64(rows))
 	t := 1.0
-	bestLoss := math.Inf(1)
-	noImprovement := 0
-	epochs := 0
-	for epochs < p.maxIter {
-		epochs++
+	active := len(ps)
+	for epoch := 1; epoch <= maxIter && active > 0; epoch++ {
 		shuffleIndices(order, shuffler)
-		var sumLoss float64
+		for m := range states {
+			states[m].sumLoss = 0
+		}
 		for _, i := range order {
 			row := data[int(i)*cols : int(i)*cols+cols]
-			row = row[:len(w)]
-			pred := intercept + pairwiseDot(w, row)
 			// invscaling: eta0 / t^0.25, as √√t (within an ulp of pow).
-			eta := p.eta0 / math.Sqrt(math.Sqrt(t))
-			dloss := pred - y[i]
-			sumLoss += 0.5 * dloss * dloss
-			if dloss < -sgdMaxDLoss {
-				dloss = -sgdMaxDLoss
-			} else if dloss > sgdMaxDLoss {
-				dloss = sgdMaxDLoss
+			root := math.Sqrt(math.Sqrt(t))
+			for m := range states {
+				st := &states[m]
+				if st.done {
+					continue
+				}
+				w := st.w
+				row := row[:len(w)]
+				pred := st.intercept + pairwiseDot(w, row)
+				eta := st.p.eta0 / root
+				dloss := pred - y[i]
+				st.sumLoss += 0.5 * dloss * dloss
+				if dloss < -sgdMaxDLoss {
+					dloss = -sgdMaxDLoss
+				} else if dloss > sgdMaxDLoss {
+					dloss = sgdMaxDLoss
+				}
+				update := -eta * dloss
+				shrink := 1 - (1-l1Ratio)*eta*st.p.alpha
+				if shrink < 0 {
+					shrink = 0
+				}
+				for j, v := range row {
+					w[j] = w[j]*shrink + update*v
+				}
+				st.intercept += update
 			}
-			update := -eta * dloss
-			shrink := 1 - (1-l1Ratio)*eta*p.alpha
-			if shrink < 0 {
-				shrink = 0
-			}
-			for j, v := range row {
-				w[j] = w[j]*shrink + update*v
-			}
-			intercept += update
 			t++
 		}
-		if math.IsNaN(intercept) || math.IsInf(intercept, 0) || !allFiniteValues(w) {
-			return linearModel{}, 0, fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epochs)
-		}
-		if sumLoss > bestLoss-sgdTol*float64(rows) {
-			noImprovement++
-		} else {
-			noImprovement = 0
-		}
-		bestLoss = math.Min(bestLoss, sumLoss)
-		if noImprovement >= sgdNoChangeLimit {
-			break
+		for m := range states {
+			st := &states[m]
+			if st.done {
+				continue
+			}
+			fits[m].epochs = epoch
+			stop := epoch >= st.p.maxIter
+			if math.IsNaN(st.intercept) || math.IsInf(st.intercept, 0) || !allFiniteValues(st.w) {
+				fits[m].err = fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epoch)
+				stop = true
+			}
+			if st.sumLoss > st.bestLoss-sgdTol*float64(rows) {
+				st.noImprovement++
+			} else {
+				st.noImprovement = 0
+			}
+			st.bestLoss = math.Min(st.bestLoss, st.sumLoss)
+			if st.noImprovement >= sgdNoChangeLimit {
+				stop = true
+			}
+			if stop {
+				st.done = true
+				active--
+				if fits[m].err == nil {
+					fits[m].model = linearModel{coef: st.w, intercept: st.intercept}
+				}
+			}
 		}
 	}
-	return linearModel{coef: w, intercept: intercept}, epochs, nil
+	return fits, nil
+}
+
+// sgdGroupFit fits the SGD candidates of one group together (the spec's
+// fitGroup); a candidate that overflows gets a nil model.
+func sgdGroupFit(cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+	ps := make([]sgdParams, len(cands))
+	for i, c := range cands {
+		ps[i] = sgdParamsOf(c)
+	}
+	fits, err := fitSGDTogether(ps, x, y)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]predictor, len(fits))
+	for i, f := range fits {
+		if f.err == nil {
+			out[i] = f.model
+		}
+	}
+	return out, nil
+}
+
+// sgdParamsOf reads a grid candidate's parameters.
+func sgdParamsOf(c candidate) sgdParams {
+	var p sgdParams
+	for _, pr := range c.params {
+		switch pr.Name {
+		case "sgdregressor__alpha":
+			p.alpha, _ = pr.Value.(float64)
+		case "sgdregressor__eta0":
+			p.eta0, _ = pr.Value.(float64)
+		case "sgdregressor__l1_ratio":
+			p.l1Ratio, _ = pr.Value.(float64)
+		case "sgdregressor__max_iter":
+			p.maxIter, _ = pr.Value.(int)
+		}
+	}
+	return p
 }
 
 // pairwiseDot returns a·b summed pairwise in two halves (a shorter dependency
