@@ -299,7 +299,7 @@ func (w *fixedWindow) shard(k clientKey) *windowShard {
 // sweepBudget entries and deletes the expired ones; a new client that finds
 // the table full first has up to fullSweepBudget entries inspected.
 const (
-	sweepEvery      = 16
+	sweepEvery      = 32
 	sweepBudget     = 32
 	fullSweepBudget = 256
 )
