@@ -834,7 +834,7 @@ func TestLoadTestShort(t *testing.T) {
 		}
 	}
 	for code := range statuses {
-		if !expectedStatus(code) {
+		if code != 200 && code != 429 && code != 503 { // no deliberately bad requests by default
 			t.Errorf("status %d in the report", code)
 		}
 	}
