@@ -70,6 +70,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	shutdown := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may run on shutdown (SHUTDOWN_TIMEOUT)")
 	maxSamples := fs.String("max-samples", env("MAX_SAMPLES", strconv.Itoa(c.limits.maxSamples)), "iris samples per batch_predict (MAX_SAMPLES)")
 	maxRows := fs.String("max-calib-rows", env("MAX_CALIB_ROWS", strconv.Itoa(c.limits.maxCalibRows)), "samples per calib_validation array (MAX_CALIB_ROWS)")
+	maxString := fs.String("max-string-length", env("MAX_STRING_LENGTH", strconv.Itoa(c.limits.maxStringLen)), "characters in file_name, calib_id, model, user_id and study_id (MAX_STRING_LENGTH)")
+	maxScreen := fs.String("max-screen-px", env("MAX_SCREEN_PX", strconv.FormatFloat(c.limits.maxScreenPx, 'f', -1, 64)), "largest screen_width/screen_height accepted, in CSS pixels (MAX_SCREEN_PX)")
 	rl := registerRateLimitFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -97,6 +99,14 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return c, err
 	}
 	c.limits.maxCalibRows = int(n)
+	if n, err = positiveInt(*maxString, "MAX_STRING_LENGTH"); err != nil {
+		return c, err
+	}
+	c.limits.maxStringLen, c.limits.maxIDLength = int(n), int(n)
+	if n, err = positiveInt(*maxScreen, "MAX_SCREEN_PX"); err != nil {
+		return c, err
+	}
+	c.limits.maxScreenPx = float64(n)
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout < 0 {
 		return c, fmt.Errorf("SHUTDOWN_TIMEOUT %q is not a duration such as 20s", *shutdown)
 	}

@@ -393,6 +393,9 @@ func TestLoadConfig(t *testing.T) {
 				c.rateLimit.predict[0].count == 30 && len(c.rateLimit.defaults) == 2 && c.rateLimit.identity.ipv6Prefix == 64 &&
 				c.rateLimit.maxClients == 1_000_000 && c.functionsURL == "" && c.logFormat == "text"
 		}},
+		{"input limits", nil, map[string]string{"MAX_SAMPLES": "10", "MAX_CALIB_ROWS": "20", "MAX_STRING_LENGTH": "30", "MAX_SCREEN_PX": "4000"}, func(c config) bool {
+			return c.limits.maxSamples == 10 && c.limits.maxCalibRows == 20 && c.limits.maxIDLength == 30 && c.limits.maxStringLen == 30 && c.limits.maxScreenPx == 4000
+		}},
 		{"PORT alone listens on all interfaces", nil, map[string]string{"PORT": "8080"}, func(c config) bool { return c.addr == ":8080" }},
 		{"ADDR wins over PORT", nil, map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9"}, func(c config) bool { return c.addr == "127.0.0.1:9" }},
 		{"flag wins over environment", []string{"-addr", "127.0.0.1:7", "-max-body-bytes", "1000"}, map[string]string{"ADDR": "127.0.0.1:9", "MAX_BODY_BYTES": "5"}, func(c config) bool {
@@ -417,7 +420,7 @@ func TestLoadConfig(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"MAX_BODY_BYTES": "-1"}, {"MAX_BODY_BYTES": "lots"}, {"LOG_FORMAT": "xml"}, {"CALIBRATION_STORE": "redis://localhost"},
 		{"RATELIMIT_ENABLED": "perhaps"}, {"MAX_CONCURRENT_WORK": "0"}, {"WORK_WAIT": "soon"}, {"SHUTDOWN_TIMEOUT": "-5s"},
-		{"RATELIMIT_MAX_CLIENTS": "0"}, {"MAX_SAMPLES": "0"},
+		{"RATELIMIT_MAX_CLIENTS": "0"}, {"MAX_SAMPLES": "0"}, {"MAX_STRING_LENGTH": "0"}, {"MAX_SCREEN_PX": "wide"},
 	} {
 		if _, err := loadConfig(nil, func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v accepted", bad)
@@ -447,5 +450,40 @@ func TestStaleTempFilesAreRemoved(t *testing.T) {
 		if _, err := os.Stat(f); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(f), err == nil, want)
 		}
+	}
+}
+
+// TestOperatorLimits: the input limits an operator sets are enforced, with
+// a 4xx naming the field.
+func TestOperatorLimits(t *testing.T) {
+	s := newTestServer(t, map[string]string{"MAX_SAMPLES": "2", "MAX_CALIB_ROWS": "50", "MAX_STRING_LENGTH": "8", "MAX_SCREEN_PX": "1000", "RATELIMIT_ENABLED": "false"})
+	sample := `{"left_iris_x": 600, "left_iris_y": 290, "right_iris_x": 510, "right_iris_y": 288}`
+	long := exampleCalibFields(t)
+	long["file_name"] = `"a-long-file-name"`
+	wide := exampleCalibFields(t)
+	wide["file_name"] = `"short"`
+	for _, tc := range []struct {
+		req   *http.Request
+		field string
+	}{
+		{batchRequestOf(`{"calib_id": "x", "screen_width": 900, "screen_height": 700, "iris_tracking_data": [` + sample + "," + sample + "," + sample + `]}`), "iris_tracking_data"},
+		{batchRequestOf(`{"calib_id": "x", "screen_width": 1495, "screen_height": 700, "iris_tracking_data": [` + sample + `]}`), "screen_width"},
+		{calibRequestOf(t, long), "file_name"},
+		{calibRequestOf(t, wide), "screen_width"},
+	} {
+		rec := s.do(tc.req, "")
+		var body errorBody
+		decodeJSON(t, rec, &body)
+		if rec.Code != 400 || body.Field != tc.field {
+			t.Errorf("%d %+v, want 400 naming %s", rec.Code, body, tc.field)
+		}
+	}
+	rows := exampleCalibFields(t) // 180 rows against a limit of 50
+	rows["file_name"], rows["screen_width"], rows["screen_height"] = `"rows"`, "900", "700"
+	rec := s.do(calibRequestOf(t, rows), "")
+	var body errorBody
+	decodeJSON(t, rec, &body)
+	if rec.Code != 400 || body.Field != "fixed_circle_iris_points" {
+		t.Errorf("too many rows: %d %+v", rec.Code, body)
 	}
 }
