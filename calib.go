@@ -466,7 +466,8 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	return req, nil
 }
 
-// splitSizes returns the training and test row counts of the 80/20 split.
+// splitSizes returns the training and test row counts of the 80/20 split:
+// test = ceil(0.2·n), computed without floating point.
 func splitSizes(n int) (train, test int) {
 	test = (n*2 + 9) / 10
 	return n - test, test

@@ -81,7 +81,7 @@ func (m *mt19937) permutation(n int) []int {
 // the first of the permutation and the training rows the rest, both in
 // permutation order.
 func trainTestSplit(n int) (train, test []int) {
-	nTest := (n*2 + 9) / 10 // ceil(0.2·n) without floating point
+	_, nTest := splitSizes(n)
 	perm := newMT19937(42).permutation(n)
 	return perm[nTest:], perm[:nTest]
 }
