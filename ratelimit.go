@@ -253,9 +253,9 @@ const windowShards = 64
 // lasts limit.window; every hit counts, allowed or not; the hit is allowed
 // while the count is within the limit. Windows have millisecond resolution.
 //
-// Memory is bounded: the table holds at most maxClients clients, with 24
-// bytes of key and state per client and no pointers for the garbage
-// collector to scan. Expired windows are swept incrementally (every
+// Memory is bounded: the table holds at most maxClients clients, with 16
+// bytes of key and state per client (24 for IPv6 prefixes longer than 64
+// bits) and no pointers for the garbage collector to scan. Expired windows are swept incrementally (every
 // sweepEvery-th new client of a shard inspects a few entries). A client that
 // is over its limit is never evicted. When the table is full even after
 // sweeping, a new client is counted in the shared overflow window of its
@@ -275,17 +275,42 @@ type fixedWindow struct {
 }
 
 type windowShard struct {
-	mu      sync.Mutex
-	entries map[clientKey]windowState
+	mu sync.Mutex
+	// narrow holds the keys whose lo half is 0 (every IPv4 client and IPv6
+	// clients grouped by a prefix of at most 64 bits) by their hi half: 16
+	// bytes a slot and the runtime's fast uint64 map paths. wide holds the
+	// rest (longer IPv6 prefixes, the overflow key).
+	narrow  map[uint64]windowState
+	wide    map[clientKey]windowState
 	inserts uint32   // new clients seen, to pace the incremental sweep
-	_       [36]byte // keep shards on separate cache lines
+	_       [28]byte // keep shards on separate cache lines
 }
+
+func (sh *windowShard) get(k clientKey) (windowState, bool) {
+	if k.lo == 0 {
+		s, ok := sh.narrow[k.hi]
+		return s, ok
+	}
+	s, ok := sh.wide[k]
+	return s, ok
+}
+
+func (sh *windowShard) put(k clientKey, s windowState) {
+	if k.lo == 0 {
+		sh.narrow[k.hi] = s
+	} else {
+		sh.wide[k] = s
+	}
+}
+
+func (sh *windowShard) len() int { return len(sh.narrow) + len(sh.wide) }
 
 func newFixedWindow(limit rateLimit, maxClients int) *fixedWindow {
 	w := &fixedWindow{limit: limit, windowMs: limit.window.Milliseconds()}
 	w.maxClients = int64(max(1, maxClients))
 	for i := range w.shards {
-		w.shards[i].entries = make(map[clientKey]windowState)
+		w.shards[i].narrow = make(map[uint64]windowState)
+		w.shards[i].wide = make(map[clientKey]windowState)
 	}
 	return w
 }
@@ -309,12 +334,12 @@ const (
 func (w *fixedWindow) hit(k clientKey, nowMs int64) (s windowState, allowed bool) {
 	sh := w.shard(k)
 	sh.mu.Lock()
-	s, ok := sh.entries[k]
+	s, ok := sh.get(k)
 	if !ok && w.tracked.Load() >= w.maxClients {
 		sh.mu.Unlock()
 		w.reclaim(nowMs)
 		sh.mu.Lock()
-		s, ok = sh.entries[k]
+		s, ok = sh.get(k)
 	}
 	if !ok {
 		sh.inserts++
@@ -323,7 +348,7 @@ func (w *fixedWindow) hit(k clientKey, nowMs int64) (s windowState, allowed bool
 		}
 		if w.tracked.Load() >= w.maxClients {
 			k = overflowKey
-			s, ok = sh.entries[k]
+			s, ok = sh.get(k)
 		}
 		if !ok {
 			w.tracked.Add(1)
@@ -337,7 +362,7 @@ func (w *fixedWindow) hit(k clientKey, nowMs int64) (s windowState, allowed bool
 	default:
 		s = packWindow(nowMs+w.windowMs, 1)
 	}
-	sh.entries[k] = s
+	sh.put(k, s)
 	sh.mu.Unlock()
 	return s, s.count() <= w.limit.count
 }
@@ -355,7 +380,7 @@ func (w *fixedWindow) reclaim(nowMs int64) {
 		sh := &w.shards[w.nextReclaim%windowShards]
 		w.nextReclaim++
 		sh.mu.Lock()
-		n := min(budget, len(sh.entries))
+		n := min(budget, sh.len())
 		w.sweepShard(sh, nowMs, n)
 		sh.mu.Unlock()
 		budget -= max(n, 1)
@@ -366,13 +391,23 @@ func (w *fixedWindow) reclaim(nowMs int64) {
 // sh (all of them when budget < 0). The caller holds sh.mu.
 func (w *fixedWindow) sweepShard(sh *windowShard, nowMs int64, budget int) {
 	removed := 0
-	for key, s := range sh.entries {
+	for key, s := range sh.narrow {
 		if budget == 0 {
 			break
 		}
 		budget--
 		if s.expired(nowMs) {
-			delete(sh.entries, key)
+			delete(sh.narrow, key)
+			removed++
+		}
+	}
+	for key, s := range sh.wide {
+		if budget == 0 {
+			break
+		}
+		budget--
+		if s.expired(nowMs) {
+			delete(sh.wide, key)
 			removed++
 		}
 	}
@@ -383,7 +418,7 @@ func (w *fixedWindow) sweepShard(sh *windowShard, nowMs int64, budget int) {
 func (w *fixedWindow) peek(k clientKey, nowMs int64) (windowState, bool) {
 	sh := w.shard(k)
 	sh.mu.Lock()
-	s, ok := sh.entries[k]
+	s, ok := sh.get(k)
 	sh.mu.Unlock()
 	if !ok || s.expired(nowMs) {
 		return 0, false
@@ -397,7 +432,7 @@ func (w *fixedWindow) size() int {
 	for i := range w.shards {
 		sh := &w.shards[i]
 		sh.mu.Lock()
-		n += len(sh.entries)
+		n += sh.len()
 		sh.mu.Unlock()
 	}
 	return n
@@ -417,8 +452,9 @@ func (w *fixedWindow) reset() {
 	for i := range w.shards {
 		sh := &w.shards[i]
 		sh.mu.Lock()
-		w.tracked.Add(int64(-len(sh.entries)))
-		clear(sh.entries)
+		w.tracked.Add(int64(-sh.len()))
+		clear(sh.narrow)
+		clear(sh.wide)
 		sh.mu.Unlock()
 	}
 }

@@ -683,3 +683,29 @@ func TestTooManyRequestsBodyFields(t *testing.T) {
 		t.Fatalf("429 body %v", body)
 	}
 }
+
+// TestWideKeysCountAndSweep: clients keyed by more than 64 bits (IPv6
+// prefixes over /64) are counted and swept like the others.
+func TestWideKeysCountAndSweep(t *testing.T) {
+	id := clientIdentity{ipv6Prefix: 128}
+	w := newFixedWindow(rateLimit{count: 2, window: time.Minute}, 1000)
+	a, b := id.keyOf(netip.MustParseAddr("2001:db8::1")), id.keyOf(netip.MustParseAddr("2001:db8::2"))
+	if a.lo == 0 || b.lo == 0 {
+		t.Fatal("test keys are not wide")
+	}
+	for i, want := range []bool{true, true, false} {
+		if _, ok := w.hit(a, 1000); ok != want {
+			t.Fatalf("hit %d of a: allowed %v", i+1, ok)
+		}
+	}
+	if _, ok := w.hit(b, 1000); !ok {
+		t.Fatal("b limited by a's count")
+	}
+	if w.size() != 2 {
+		t.Fatalf("%d entries, want 2", w.size())
+	}
+	w.sweep(1000 + time.Minute.Milliseconds())
+	if w.size() != 0 || w.tracked.Load() != 0 {
+		t.Fatalf("after the sweep: %d entries, tracked %d", w.size(), w.tracked.Load())
+	}
+}
