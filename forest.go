@@ -17,10 +17,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"slices"
-	"sync"
-	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -90,8 +87,10 @@ type forestData struct {
 }
 
 // fitter returns the fitter of a forest with these parameters. Trees are
-// fitted in parallel (at most GOMAXPROCS goroutines); tree i depends only on
-// the data and on i, so the result does not depend on scheduling.
+// fitted one after another on the calling goroutine: the grid search
+// already spreads fits over the cores it may use (the server's computation
+// cap), so a fit must not start goroutines of its own. Tree i depends only
+// on the data and on i.
 func (p forestParams) fitter() fitter {
 	return func(x *mat.Dense, y []float64) (predictor, error) {
 		rows, cols := x.Dims()
@@ -109,25 +108,10 @@ func (p forestParams) fitter() fitter {
 			return nil, err
 		}
 		forest := randomForest{trees: make([]regressionTree, p.trees), features: cols}
-		workers := min(runtime.GOMAXPROCS(0), p.trees)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				b := newTreeBuilder(data, p)
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= p.trees {
-						return
-					}
-					rng := rand.New(rand.NewPCG(p.seed, uint64(i)))
-					forest.trees[i] = b.build(rng)
-				}
-			}()
+		b := newTreeBuilder(data, p)
+		for i := range forest.trees {
+			forest.trees[i] = b.build(rand.New(rand.NewPCG(p.seed, uint64(i))))
 		}
-		wg.Wait()
 		return forest, nil
 	}
 }
