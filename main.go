@@ -193,7 +193,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
 	case err := <-serveErr:
-		hook.Close(context.Background())
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer hcancel()
+		hook.Close(hctx)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
