@@ -34,10 +34,12 @@ type goldenAxis struct {
 	BestParams     map[string]any `json:"best_params"`
 	BestCVR2       float64        `json:"best_cv_r2"`
 	BestCVR2Margin *float64       `json:"best_cv_r2_margin"`
-	Coef           []float64      `json:"coef"`
-	Intercept      float64        `json:"intercept"`
-	ScalerMean     []float64      `json:"scaler_mean"`
-	ScalerScale    []float64      `json:"scaler_scale"`
+	// ConvergenceWarnings counts this axis's fits that stopped at max_iter.
+	ConvergenceWarnings *int      `json:"convergence_warnings"`
+	Coef                []float64 `json:"coef"`
+	Intercept           float64   `json:"intercept"`
+	ScalerMean          []float64 `json:"scaler_mean"`
+	ScalerScale         []float64 `json:"scaler_scale"`
 }
 
 type goldenCalib struct {

@@ -390,28 +390,25 @@ func (w *fixedWindow) reclaim(nowMs int64) {
 // sweepShard deletes the expired entries among at most budget entries of
 // sh (all of them when budget < 0). The caller holds sh.mu.
 func (w *fixedWindow) sweepShard(sh *windowShard, nowMs int64, budget int) {
-	removed := 0
-	for key, s := range sh.narrow {
+	removed, budget := sweepExpired(sh.narrow, nowMs, budget)
+	more, _ := sweepExpired(sh.wide, nowMs, budget)
+	w.tracked.Add(int64(-removed - more))
+}
+
+// sweepExpired deletes the expired windows among at most budget entries of
+// m (all when budget < 0); it returns how many it deleted and the budget left.
+func sweepExpired[K comparable](m map[K]windowState, nowMs int64, budget int) (removed, left int) {
+	for key, s := range m {
 		if budget == 0 {
 			break
 		}
 		budget--
 		if s.expired(nowMs) {
-			delete(sh.narrow, key)
+			delete(m, key)
 			removed++
 		}
 	}
-	for key, s := range sh.wide {
-		if budget == 0 {
-			break
-		}
-		budget--
-		if s.expired(nowMs) {
-			delete(sh.wide, key)
-			removed++
-		}
-	}
-	w.tracked.Add(int64(-removed))
+	return removed, budget
 }
 
 // peek returns k's current window without counting a hit.
