@@ -312,12 +312,13 @@ type crashRunResult struct {
 
 // TestCrashDurability SIGKILLs the server in the middle of a burst of
 // calibrations and batch predictions from 8 concurrent clients, restarts it
-// on the same folder and checks that every stored calibration is whole
-// (exactly the rows of one request for that id), that no calibration
-// answered with 200 was lost or replaced by an older one, that every
-// stored id serves batch_predict, and that the folder holds nothing but
-// calibration files and the store's temporary files. Ten runs, each on a
-// fresh folder, with seeded timing.
+// on the same folder (which writes what the journal held to the files) and
+// checks that every stored calibration is whole (exactly the rows of one
+// request for that id), that no calibration answered with 200 was lost or
+// replaced by an older one, that every stored id serves batch_predict, and
+// that the folder holds nothing but calibration files, the store's
+// temporary files and the emptied journal. Ten runs, each on a fresh
+// folder, with seeded timing.
 func TestCrashDurability(t *testing.T) {
 	bin := e2eBinary(t)
 	var fixed []labelledSample
@@ -461,7 +462,9 @@ func crashRun(t *testing.T, bin string, run uint64, fixedRows []labelledSample, 
 		t.Fatal("the server exited normally before the kill")
 	}
 
-	// The folder after the crash.
+	// Restart on the same folder: before it listens, the server writes the
+	// saves the journal held to their files. Then the folder is checked.
+	srv2 := startE2EServer(t, bin, map[string]string{"CALIBRATION_STORE": dir, "RATELIMIT_ENABLED": "false"})
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -473,6 +476,10 @@ func crashRun(t *testing.T, bin string, run uint64, fixedRows []labelledSample, 
 		switch {
 		case strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-"):
 			res.tempFiles++
+		case name == journalFileName:
+			if fi, err := e.Info(); err != nil || fi.Size() != 0 {
+				t.Errorf("the journal is not empty after the restart: %v", err)
+			}
 		case strings.HasSuffix(name, "_fixed_train_data.csv"):
 			res.fixedFiles++
 			id := strings.TrimSuffix(name, "_fixed_train_data.csv")
@@ -493,7 +500,7 @@ func crashRun(t *testing.T, bin string, run uint64, fixedRows []labelledSample, 
 			}
 			predictOf[id] = cal
 		default:
-			t.Errorf("stray file in the store after the crash: %s", name)
+			t.Errorf("stray file in the store after the crash and restart: %s", name)
 		}
 	}
 	for id, p := range predictOf {
@@ -521,8 +528,7 @@ func crashRun(t *testing.T, bin string, run uint64, fixedRows []labelledSample, 
 		}
 	}
 
-	// Restart on the same folder: every stored id serves batch_predict.
-	srv2 := startE2EServer(t, bin, map[string]string{"CALIBRATION_STORE": dir, "RATELIMIT_ENABLED": "false"})
+	// Every stored id serves batch_predict.
 	client2 := e2eClient(t)
 	for id := range fixedOf {
 		got, err := postBatch(client2, srv2.base, batchBodyFor(t, id), "")

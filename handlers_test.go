@@ -64,7 +64,7 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := newFileStore(cfg.storeDir)
+	store, err := openTestStore(t, cfg.storeDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,30 +592,56 @@ func (m *memStore) Version(id string) (string, error) {
 
 // BenchmarkCalibValidation times a whole calib_validation request (form
 // decoding, store, fit with grid search, k-means, JSON) on the 180-row
-// 9_full recording, per model: with the real store (two files written and
-// synced to disk before the answer) and with an in-memory store, which
-// shows the handler's own work apart from the disk's sync latency.
+// 9_full recording, per model: with the real store (the save committed to
+// the synced journal before the answer, the files written behind it), and
+// with an in-memory store, which shows the handler's own work apart from
+// the disk. store=disk repeats one id, as a participant recalibrating
+// does, so the background writer writes only the last of the saves that
+// gather in its 10 ms delay; store=disk-ids gives every request its own id
+// (64 in turn), so every save is also written to its two files, competing
+// with the requests' journal syncs for the disk; store=disk-idle waits,
+// off the clock, for the writer to finish after each request: the latency
+// of one calibration on an idle server.
 func BenchmarkCalibValidation(b *testing.B) {
-	for _, store := range []string{"disk", "memory"} {
+	for _, store := range []string{"disk", "disk-ids", "disk-idle", "memory"} {
 		s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
 		h := s.handler
 		if store == "memory" {
 			log := slog.New(slog.DiscardHandler)
 			h = newServer(s.cfg, serverDeps{store: &memStore{}, hook: newWebhookNotifier("", log), limiter: s.limiter, work: s.work, log: log})
 		}
+		ids := 1
+		if store == "disk-ids" {
+			ids = 64
+		}
 		for _, model := range servedModels(modelSpecs()) {
+			if (store == "disk-ids" || store == "disk-idle") && model != "Linear Regression" && model != "Ridge Regression" {
+				continue
+			}
 			b.Run(strings.ReplaceAll(model, " ", "_")+"/store="+store, func(b *testing.B) {
-				body, ct := calibForm(b, session9FullFields(b, model))
-				raw := body.Bytes()
+				fields := session9FullFields(b, model)
+				bodies, types := make([][]byte, ids), make([]string, ids)
+				for i := range bodies {
+					if ids > 1 {
+						fields["file_name"] = fmt.Sprintf(`"bench-%d"`, i)
+					}
+					body, ct := calibForm(b, fields)
+					bodies[i], types[i] = body.Bytes(), ct
+				}
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					req := httptest.NewRequest("POST", "/api/session/calib_validation", bytes.NewReader(raw))
-					req.Header.Set("Content-Type", ct)
+					req := httptest.NewRequest("POST", "/api/session/calib_validation", bytes.NewReader(bodies[i%ids]))
+					req.Header.Set("Content-Type", types[i%ids])
 					rec := httptest.NewRecorder()
 					h.ServeHTTP(rec, req)
 					if rec.Code != 200 {
 						b.Fatalf("%d %s", rec.Code, rec.Body)
+					}
+					if store == "disk-idle" {
+						b.StopTimer()
+						s.store.waitWritten()
+						b.StartTimer()
 					}
 				}
 			})

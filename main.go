@@ -160,10 +160,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.logFormat, stderr)
-	store, err := newFileStore(cfg.storeDir)
+	store, err := newFileStore(cfg.storeDir, log)
 	if err != nil {
 		return err
 	}
+	defer store.Close() // on early returns; idempotent
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	deps := serverDeps{
 		store:   store,
@@ -196,6 +197,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer hcancel()
 		hook.Close(hctx)
+		if cerr := store.Close(); cerr != nil {
+			log.Error("calibration store", "err", cerr)
+		}
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -207,6 +211,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer hcancel()
 	if err := hook.Close(hctx); err != nil {
 		log.Error("webhooks", "err", err)
+	}
+	if err := store.Close(); err != nil { // after the last request: writes what the journal holds
+		log.Error("calibration store", "err", err)
 	}
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,7 +114,7 @@ func TestReadOnlyStore(t *testing.T) {
 // TestStoreCreatesFolder: a missing data folder is created at start.
 func TestStoreCreatesFolder(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "b", "data")
-	if _, err := newFileStore(dir); err != nil {
+	if _, err := openTestStore(t, dir); err != nil {
 		t.Fatal(err)
 	}
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
@@ -124,7 +125,7 @@ func TestStoreCreatesFolder(t *testing.T) {
 // TestConcurrentSavesOfOneID: concurrent calibrations of one id end with
 // one whole calibration, never a mix of two requests' rows.
 func TestConcurrentSavesOfOneID(t *testing.T) {
-	st, err := newFileStore(t.TempDir())
+	st, err := openTestStore(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,9 +165,16 @@ func TestConcurrentSavesOfOneID(t *testing.T) {
 			t.Fatalf("predict file of writer %v beside fixed file of writer %v", r.LeftX, w)
 		}
 	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
 	entries, _ := os.ReadDir(st.dir)
-	if len(entries) != 2 {
-		t.Fatalf("%d files in the store, want 2 (no temporary files left)", len(entries))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{journalFileName, "same_fixed_train_data.csv", "same_predict_train_data.csv"}; !slices.Equal(names, want) {
+		t.Fatalf("the store holds %q, want %q (no temporary files left)", names, want)
 	}
 }
 
@@ -443,7 +451,7 @@ func TestStaleTempFilesAreRemoved(t *testing.T) {
 	}
 	old := time.Now().Add(-2 * staleTempAge)
 	os.Chtimes(stale, old, old)
-	if _, err := newFileStore(dir); err != nil {
+	if _, err := openTestStore(t, dir); err != nil {
 		t.Fatal(err)
 	}
 	for f, want := range map[string]bool{stale: false, fresh: true, keep: true} {

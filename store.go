@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -31,28 +32,78 @@ var (
 // <id>_fixed_train_data.csv (labelled rows plus the screen size on every
 // row) and <id>_predict_train_data.csv (the unlabelled recording).
 //
-// Writes go to temporary files that are synced to disk and renamed into
-// place, the predict file first and the fixed file last, then the folder is
-// synced. A crash therefore leaves either the old or the new fixed file,
-// never a partial one; batch_predict reads only the fixed file. (Two renames
-// cannot be one atomic step: a crash between them leaves a predict file
-// newer than its fixed file; the predict recording is stored, never used in
-// the maths.) Saves of one id are serialised so that concurrent requests end
-// with one whole calibration. Temporary files of crashed saves are removed
-// at start.
+// A save is committed by one append to the folder's journal
+// (.calibration-journal) and one fdatasync of it: the record holds both CSV
+// texts behind a checksum. The two files are then written in the background,
+// in journal order, each to a temporary file that is synced and renamed into
+// place (predict first, fixed last) before the folder is synced; until then
+// Load serves the calibration from memory. When every record is in its files
+// the journal is emptied. At start, the records a crash left in the journal
+// are written to their files before anything is served, so an acknowledged
+// save is never lost and a crash never leaves a half-written file: a torn
+// record at the journal's end (a save that was never acknowledged) fails its
+// checksum and is dropped.
+//
+// The journal is held with an exclusive flock. A second server started on
+// the same folder, or a platform without flock, runs without a journal:
+// each save then writes and syncs its files before answering (slower, as
+// durable). (Should the journal's holder crash with saves not yet in their
+// files, its next start writes them even over a later save of the same id
+// by that second server: file times cannot order the two, as the journal's
+// own writer may write an older save after a newer one was committed.)
+// Temporary files of crashed writes are removed at start.
 type fileStore struct {
 	dir   string
-	locks sync.Map // id → *sync.Mutex
+	log   *slog.Logger
+	locks sync.Map // id → *sync.Mutex; serialises direct (journal-less) saves of an id
+
+	journal  *os.File   // nil: no journal, saves write their files directly
+	appendMu sync.Mutex // serialises journal appends and the journal's emptying
+
+	mu          sync.Mutex // guards what follows
+	cond        *sync.Cond // signalled when the queue changes or the store closes
+	journalSize int64      // bytes in the journal; changed with appendMu and mu held
+	seq         uint64     // last committed save
+	pending     map[string]*pendingSave
+	queue       []*pendingSave // committed saves not yet in their files, journal order
+	queuedBytes int
+	closed      bool
+	closing     chan struct{} // closed by Close: ends the writer's waits
+	writerDone  chan struct{}
 }
+
+// pendingSave is a committed save whose files are not yet written.
+type pendingSave struct {
+	seq            uint64
+	id             string
+	recLen         int // bytes of its journal record
+	cal            calibration
+	fixed, predict []byte // the CSV texts, views into the journal record
+}
+
+// Soft caps on committed saves not yet in their files: beyond them a save
+// waits for the background writer (back-pressure, bounded memory).
+const (
+	maxQueuedBytes  = 64 << 20
+	maxJournalBytes = 256 << 20
+)
+
+// errStoreClosed is returned by Save after Close.
+var errStoreClosed = errors.New("the calibration store is shutting down")
 
 // staleTempAge is how old a temporary file must be before newFileStore
 // removes it as the leftover of a crashed save (a live save takes
 // milliseconds; the margin covers another server sharing the folder).
 const staleTempAge = time.Minute
 
-// newFileStore creates dir if it is missing and removes temporary files
-// that crashed saves left behind.
-func newFileStore(dir string) (*fileStore, error) {
+// newFileStore creates dir if it is missing, removes temporary files that
+// crashed saves left behind, takes the journal and writes the saves a
+// crash left in it. A journal that cannot be replayed stops start-up: its
+// saves were acknowledged. log may be nil.
+func newFileStore(dir string, log *slog.Logger) (*fileStore, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("calibration store %q: %w", dir, err)
 	}
@@ -65,7 +116,80 @@ func newFileStore(dir string) (*fileStore, error) {
 			os.Remove(f)
 		}
 	}
-	return &fileStore{dir: dir}, nil
+	s := &fileStore{dir: dir, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s.cond = sync.NewCond(&s.mu)
+	j, err := s.openJournal()
+	if err != nil {
+		return nil, err
+	}
+	if j == nil {
+		close(s.writerDone)
+		return s, nil
+	}
+	s.journal = j
+	go s.writeBehind()
+	return s, nil
+}
+
+// openJournal opens and locks the journal, replays what it holds and
+// empties it. It returns nil (no journal, with a log line) when the journal
+// is locked by another process, flock is unavailable or the folder is not
+// writable.
+func (s *fileStore) openJournal() (*os.File, error) {
+	path := filepath.Join(s.dir, journalFileName)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		s.log.Warn("calibration store without a journal: saves sync their files before answering", "dir", s.dir, "err", err)
+		return nil, nil
+	}
+	if err := lockFileExclusive(f); err != nil {
+		f.Close()
+		s.log.Warn("calibration store without a journal: saves sync their files before answering", "dir", s.dir, "err", fmt.Errorf("locking %s: %w", journalFileName, err))
+		return nil, nil
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("reading the calibration journal %s: %w", path, err)
+	}
+	if err := s.replay(parseJournal(data)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	created := errors.Is(statErr, os.ErrNotExist)
+	if len(data) > 0 || created {
+		err := f.Truncate(0)
+		if err == nil {
+			err = syncData(f)
+		}
+		if err == nil && created { // the journal's name must survive a crash too
+			err = syncDir(s.dir)
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("emptying the calibration journal %s: %w", path, err)
+		}
+	}
+	return f, nil
+}
+
+// replay writes the last record of each id to its files.
+func (s *fileStore) replay(recs []journalRecord) error {
+	last := map[string]int{}
+	for i, r := range recs {
+		last[r.id] = i
+	}
+	for i, r := range recs {
+		if last[r.id] != i {
+			continue
+		}
+		if err := s.writeFiles(r.id, r.fixed, r.predict); err != nil {
+			return fmt.Errorf("writing calibration %q from the journal: %w", r.id, err)
+		}
+		s.log.Info("calibration written from the journal", "id", r.id, "saved", r.saved)
+	}
+	return nil
 }
 
 func (s *fileStore) fixedPath(id string) string {
@@ -83,20 +207,278 @@ func (s *fileStore) lock(id string) func() {
 	return mu.Unlock
 }
 
-// Save stores c under id, replacing what was there. The two temporary
-// files are written and synced in parallel (one journal commit can then
-// serve both), renamed predict first and fixed last, and the folder synced.
+// Save stores c under id, replacing what was there; when it returns nil the
+// calibration survives a crash. With the journal it returns once the record
+// is synced (one write, one fdatasync); without, once both files are.
 func (s *fileStore) Save(id string, c calibration) error {
-	defer s.lock(id)()
+	if len(id) > math.MaxUint16 {
+		return fmt.Errorf("calibration id of %d bytes is too long to store", len(id))
+	}
+	if s.journal == nil {
+		defer s.lock(id)()
+		return s.writeFiles(id, appendFixedCSV(nil, c), appendIrisCSV(nil, c.Calib))
+	}
+	rec, fixed, predict := encodeJournalRecord(time.Now(), id,
+		func(b []byte) []byte { return appendFixedCSV(b, c) },
+		func(b []byte) []byte { return appendIrisCSV(b, c.Calib) })
+
+	s.mu.Lock()
+	for !s.closed && len(s.queue) > 0 && (s.queuedBytes > maxQueuedBytes || s.journalSize > maxJournalBytes) {
+		s.cond.Wait()
+	}
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return errStoreClosed
+	}
+
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	s.mu.Lock()
+	at, closed := s.journalSize, s.closed
+	s.mu.Unlock()
+	if closed {
+		return errStoreClosed
+	}
+	// A failed write or sync leaves journalSize where it was: the next
+	// record overwrites the remains, and whatever of them is left after it
+	// starts inside a record, where parseJournal stops. (A save whose sync
+	// failed may still have reached the disk and be replayed after a crash,
+	// as fsync failures go; it is the client's own data.)
+	if _, err := s.journal.WriteAt(rec, at); err != nil {
+		return fmt.Errorf("writing calibration %q to the journal: %w", id, err)
+	}
+	if err := syncData(s.journal); err != nil {
+		return fmt.Errorf("syncing the journal for calibration %q: %w", id, err)
+	}
+	// A journal removed from the folder (the folder deleted or replaced
+	// under the server) takes writes that no restart would find.
+	if err := s.journalInPlace(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.journalSize = at + int64(len(rec))
+	s.seq++
+	p := &pendingSave{seq: s.seq, id: id, recLen: len(rec), cal: c, fixed: fixed, predict: predict}
+	s.pending[id] = p
+	s.queue = append(s.queue, p)
+	s.queuedBytes += len(rec)
+	s.cond.Broadcast()
+	return nil
+}
+
+// journalInPlace checks that the open journal is still the folder's.
+func (s *fileStore) journalInPlace() error {
+	open, err := s.journal.Stat()
+	if err != nil {
+		return fmt.Errorf("the calibration journal: %w", err)
+	}
+	named, err := os.Stat(filepath.Join(s.dir, journalFileName))
+	if err != nil || !os.SameFile(open, named) {
+		return fmt.Errorf("the calibration journal is no longer in %s (was the folder removed or replaced?): %w", s.dir, errors.Join(err, os.ErrNotExist))
+	}
+	return nil
+}
+
+// writeBehindDelay is how long the background writer lets committed saves
+// gather before writing them: a save replaced within it is never written,
+// and one folder sync serves the whole batch. writeBehindParallel bounds
+// the calibrations written at once.
+const (
+	writeBehindDelay    = 10 * time.Millisecond
+	writeBehindParallel = 4
+)
+
+// writeBehind writes committed saves to their files in batches: the saves
+// queued after a short delay, only the last of each id, then one folder
+// sync. It empties the journal whenever nothing is left to write. A failed
+// write is retried with a growing pause. After Close it writes what is
+// queued without delay and gives up on a failure (the journal keeps the
+// save for the next start).
+func (s *fileStore) writeBehind() {
+	defer close(s.writerDone)
+	pause := writeBehindDelay
+	for {
+		s.mu.Lock()
+		emptied := false // once per idle spell: a failing truncate is not retried in a loop
+		for len(s.queue) == 0 && !s.closed {
+			if s.journalSize > 0 && !emptied {
+				emptied = true
+				s.mu.Unlock()
+				s.emptyJournal()
+				s.mu.Lock()
+				continue
+			}
+			s.cond.Wait()
+		}
+		if len(s.queue) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		hurry := s.closed || s.queuedBytes > maxQueuedBytes/2
+		s.mu.Unlock()
+		if !hurry {
+			select {
+			case <-time.After(pause):
+			case <-s.closing:
+			}
+		}
+
+		s.mu.Lock()
+		batch := slices.Clone(s.queue) // only this goroutine removes from the queue's front
+		var current []*pendingSave
+		for _, p := range batch {
+			if s.pending[p.id] == p {
+				current = append(current, p)
+			}
+		}
+		closed := s.closed
+		s.mu.Unlock()
+
+		failed := s.writeBatch(current)
+
+		s.mu.Lock()
+		var kept []*pendingSave
+		for _, p := range batch {
+			if failed[p] != nil {
+				kept = append(kept, p)
+				continue
+			}
+			s.queuedBytes -= p.recLen
+			if s.pending[p.id] == p {
+				delete(s.pending, p.id)
+			}
+		}
+		s.queue = append(kept, s.queue[len(batch):]...)
+		s.cond.Broadcast()
+		s.mu.Unlock()
+
+		if len(failed) == 0 {
+			pause = writeBehindDelay
+			continue
+		}
+		for p, err := range failed {
+			s.log.Error("calibration committed to the journal but not yet written to its files; retrying", "id", p.id, "retry_in", pause.String(), "err", err)
+		}
+		if closed {
+			return
+		}
+		pause = min(2*pause, 10*time.Second)
+	}
+}
+
+// writeBatch writes the files of saves (at most one per id), a few at a
+// time, then syncs the folder once. It returns the saves that failed.
+func (s *fileStore) writeBatch(saves []*pendingSave) map[*pendingSave]error {
+	errs := make([]error, len(saves))
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, writeBehindParallel)
+	for i, p := range saves {
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = s.placeFiles(p.id, p.fixed, p.predict)
+			<-slots
+		}()
+	}
+	wg.Wait()
+	var dirErr error
+	if len(saves) > 0 {
+		dirErr = syncDir(s.dir)
+	}
+	failed := map[*pendingSave]error{}
+	for i, p := range saves {
+		if err := errors.Join(errs[i], dirErr); err != nil {
+			failed[p] = err
+		}
+	}
+	return failed
+}
+
+// emptyJournal truncates the journal if every save in it is in its files.
+// The truncation need not be synced: should a crash undo it, the replayed
+// records are the ones already in the files, and a later record's fdatasync
+// makes the truncation durable with it.
+func (s *fileStore) emptyJournal() {
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.queue) > 0 || s.journalSize == 0 {
+		return
+	}
+	// On failure the journal keeps growing: writing new records over old
+	// ones of the same length could leave whole old records after them,
+	// which a replay would apply last.
+	if err := s.journal.Truncate(0); err != nil {
+		s.log.Error("emptying the calibration journal", "err", err)
+		return
+	}
+	s.journalSize = 0
+	s.cond.Broadcast()
+}
+
+// Close writes the saves still queued and releases the journal. Saves after
+// Close fail. A save that cannot be written stays in the journal for the
+// next start, and Close reports it.
+func (s *fileStore) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.closing)
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	<-s.writerDone
+	if s.journal == nil {
+		return nil
+	}
+	s.appendMu.Lock()
+	defer s.appendMu.Unlock()
+	s.mu.Lock()
+	left := len(s.queue)
+	s.mu.Unlock()
+	var err error
+	if left == 0 {
+		if err = s.journal.Truncate(0); err == nil {
+			err = syncData(s.journal)
+		}
+	} else {
+		err = fmt.Errorf("%d calibrations are in the journal but not in their files; they will be written at the next start", left)
+	}
+	if cerr := s.journal.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeFiles writes the two CSV texts of id atomically and durably:
+// placeFiles, then the folder synced.
+func (s *fileStore) writeFiles(id string, fixedCSV, predictCSV []byte) error {
+	if err := s.placeFiles(id, fixedCSV, predictCSV); err != nil {
+		return err
+	}
+	return syncDir(s.dir)
+}
+
+// placeFiles writes the two CSV texts of id to temporary files, synced in
+// parallel (one journal commit can then serve both), and renames them into
+// place, predict first and fixed last. The renames are durable once the
+// folder is synced.
+func (s *fileStore) placeFiles(id string, fixedCSV, predictCSV []byte) error {
 	fixed, predict := s.fixedPath(id), s.predictPath(id)
 	var predictTmp string
 	predictErr := make(chan error, 1)
 	go func() {
 		var err error
-		predictTmp, err = writeTempSynced(predict, encodeIrisCSV(c.Calib))
+		predictTmp, err = writeTempSynced(predict, predictCSV)
 		predictErr <- err
 	}()
-	fixedTmp, err := writeTempSynced(fixed, encodeFixedCSV(c))
+	fixedTmp, err := writeTempSynced(fixed, fixedCSV)
 	if perr := <-predictErr; err == nil {
 		err = perr
 	}
@@ -116,11 +498,20 @@ func (s *fileStore) Save(id string, c calibration) error {
 		}
 		return err
 	}
-	return syncDir(s.dir)
+	return nil
 }
 
 // Load reads the calibration stored under id; the predict file is optional.
 func (s *fileStore) Load(id string) (calibration, error) {
+	s.mu.Lock()
+	p := s.pending[id]
+	s.mu.Unlock()
+	if p != nil {
+		return calibration{
+			Fixed: slices.Clone(p.cal.Fixed), Calib: slices.Clone(p.cal.Calib),
+			ScreenWidth: p.cal.ScreenWidth, ScreenHeight: p.cal.ScreenHeight,
+		}, nil
+	}
 	raw, err := os.ReadFile(s.fixedPath(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return calibration{}, fmt.Errorf("%w: %q", errCalibrationNotFound, id)
@@ -140,9 +531,16 @@ func (s *fileStore) Load(id string) (calibration, error) {
 	return c, nil
 }
 
-// Version returns a value that changes whenever the fixed file of id is
-// replaced (its inode, size and modification time), for cache invalidation.
+// Version returns a value that changes whenever the calibration of id is
+// replaced: the journal sequence of a save not yet in its files, else the
+// fixed file's inode, size and modification time.
 func (s *fileStore) Version(id string) (string, error) {
+	s.mu.Lock()
+	p := s.pending[id]
+	s.mu.Unlock()
+	if p != nil {
+		return fmt.Sprintf("journal-%d", p.seq), nil
+	}
 	fi, err := os.Stat(s.fixedPath(id))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w: %q", errCalibrationNotFound, id)
@@ -205,8 +603,12 @@ func appendCSVFloat(b []byte, v float64) []byte {
 	return b
 }
 
+// encodeFixedCSV returns the text of a <id>_fixed_train_data.csv.
 func encodeFixedCSV(c calibration) []byte {
-	b := make([]byte, 0, 128*(len(c.Fixed)+1))
+	return appendFixedCSV(make([]byte, 0, 128*(len(c.Fixed)+1)), c)
+}
+
+func appendFixedCSV(b []byte, c calibration) []byte {
 	b = append(b, strings.Join(fixedHeader, ",")...)
 	b = append(b, '\n')
 	for _, r := range c.Fixed {
@@ -219,8 +621,12 @@ func encodeFixedCSV(c calibration) []byte {
 	return b
 }
 
+// encodeIrisCSV returns the text of a <id>_predict_train_data.csv.
 func encodeIrisCSV(rows []irisSample) []byte {
-	b := make([]byte, 0, 80*(len(rows)+1))
+	return appendIrisCSV(make([]byte, 0, 80*(len(rows)+1)), rows)
+}
+
+func appendIrisCSV(b []byte, rows []irisSample) []byte {
 	b = append(b, strings.Join(irisHeader, ",")...)
 	b = append(b, '\n')
 	for _, r := range rows {

@@ -24,3 +24,14 @@ func fileInode(fi os.FileInfo) uint64 {
 	}
 	return 0
 }
+
+// lockFileExclusive takes an exclusive flock on f without waiting; it fails
+// when another open file (another server on the same folder) holds it.
+func lockFileExclusive(f *os.File) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
+}

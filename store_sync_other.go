@@ -2,10 +2,17 @@
 
 package main
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // syncData flushes f to disk.
 func syncData(f *os.File) error { return f.Sync() }
 
 // fileInode is not available here; size and time stand alone.
 func fileInode(os.FileInfo) uint64 { return 0 }
+
+// lockFileExclusive is not implemented here: the store runs without its
+// journal.
+func lockFileExclusive(*os.File) error { return errors.ErrUnsupported }

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// openTestStore opens a store on dir that is closed when the test ends.
+func openTestStore(t testing.TB, dir string) (*fileStore, error) {
+	st, err := newFileStore(dir, nil)
+	if err == nil {
+		t.Cleanup(func() { st.Close() })
+	}
+	return st, err
+}
+
+// testCalibration is a small calibration whose every value carries marker.
+func testCalibration(marker float64, rows int) calibration {
+	c := calibration{ScreenWidth: 1000 + marker, ScreenHeight: 700}
+	for i := 0; i < rows; i++ {
+		c.Fixed = append(c.Fixed, labelledSample{irisSample{marker, 0.25, float64(i), 3}, 100 * marker, float64(i)})
+		c.Calib = append(c.Calib, irisSample{marker, 1, 2, float64(i)})
+	}
+	return c
+}
+
+func sameCalibration(a, b calibration) bool {
+	return slices.Equal(a.Fixed, b.Fixed) && slices.Equal(a.Calib, b.Calib) &&
+		a.ScreenWidth == b.ScreenWidth && a.ScreenHeight == b.ScreenHeight
+}
+
+// journalOf encodes the journal records of saves, in order.
+func journalOf(saves ...journalRecord) []byte {
+	var out []byte
+	for _, r := range saves {
+		rec, _, _ := encodeJournalRecord(r.saved, r.id,
+			func(b []byte) []byte { return append(b, r.fixed...) },
+			func(b []byte) []byte { return append(b, r.predict...) })
+		out = append(out, rec...)
+	}
+	return out
+}
+
+func recordOf(id string, c calibration, saved time.Time) journalRecord {
+	return journalRecord{saved: saved, id: id, fixed: encodeFixedCSV(c), predict: encodeIrisCSV(c.Calib)}
+}
+
+func journalSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	fi, err := os.Stat(filepath.Join(dir, journalFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestJournalRecords: records read back as written; reading stops at a
+// torn or corrupted record and at anything after it.
+func TestJournalRecords(t *testing.T) {
+	now := time.Unix(1_790_000_000, 123)
+	a := recordOf("a", testCalibration(1, 3), now)
+	b := recordOf("b-long_id.x", testCalibration(2, 5), now.Add(time.Second))
+	c := recordOf("a", testCalibration(3, 0), now.Add(2*time.Second))
+	data := journalOf(a, b, c)
+	got := parseJournal(data)
+	if len(got) != 3 {
+		t.Fatalf("%d records, want 3", len(got))
+	}
+	for i, want := range []journalRecord{a, b, c} {
+		if got[i].id != want.id || !got[i].saved.Equal(want.saved) || !bytes.Equal(got[i].fixed, want.fixed) || !bytes.Equal(got[i].predict, want.predict) {
+			t.Errorf("record %d differs", i)
+		}
+	}
+	ab := len(journalOf(a, b))
+	for cut := ab; cut < len(data); cut += 7 {
+		if n := len(parseJournal(data[:cut])); n != 2 {
+			t.Fatalf("journal torn at byte %d of the third record: %d records, want 2", cut-ab, n)
+		}
+	}
+	for _, at := range []int{0, 5, 9, 20, len(journalOf(a)) + 30} {
+		bad := slices.Clone(data)
+		bad[at] ^= 0x40
+		want := 0
+		if at >= len(journalOf(a)) {
+			want = 1
+		}
+		if n := len(parseJournal(bad)); n != want {
+			t.Errorf("byte %d flipped: %d records, want %d", at, n, want)
+		}
+	}
+	if n := len(parseJournal(append(slices.Clone(data), make([]byte, 4096)...))); n != 3 {
+		t.Errorf("zeros after the records: %d records, want 3", n)
+	}
+}
+
+// TestJournalCommitsBeforeFiles: a save is acknowledged once its journal
+// record is synced; until its files can be written it is served from
+// memory; a crash in that state (here: the store closed while the fixed
+// file cannot be renamed into place) keeps the record, and the next start
+// writes it to the files and empties the journal.
+func TestJournalCommitsBeforeFiles(t *testing.T) {
+	dir := t.TempDir()
+	st, err := newFileStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.journal == nil {
+		t.Fatal("the store runs without a journal")
+	}
+	old := testCalibration(1, 4)
+	if err := st.Save("p1", old); err != nil {
+		t.Fatal(err)
+	}
+	// A folder where the fixed file goes makes every rename onto it fail.
+	blocker := st.fixedPath("p2")
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := testCalibration(2, 6)
+	if err := st.Save("p2", want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Load("p2")
+	if err != nil || !sameCalibration(got, want) {
+		t.Fatalf("Load of a committed save: %v, same %v", err, sameCalibration(got, want))
+	}
+	v1, err := st.Version("p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save("p2", testCalibration(3, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if v2, _ := st.Version("p2"); v2 == v1 {
+		t.Fatalf("version %q unchanged by a new save", v2)
+	}
+	want = testCalibration(3, 2)
+	if err := st.Close(); err == nil {
+		t.Fatal("Close reported nothing although a save is not in its files")
+	}
+	if journalSize(t, dir) == 0 {
+		t.Fatal("the journal was emptied with a save not in its files")
+	}
+	if err := st.Save("p3", want); err != errStoreClosed {
+		t.Fatalf("Save after Close: %v", err)
+	}
+
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := journalSize(t, dir); n != 0 {
+		t.Fatalf("journal holds %d bytes after the replay", n)
+	}
+	raw, err := os.ReadFile(st2.fixedPath("p2"))
+	if err != nil {
+		t.Fatalf("the replay wrote no fixed file: %v", err)
+	}
+	if !bytes.Equal(raw, encodeFixedCSV(want)) {
+		t.Fatal("the replayed fixed file is not the last save's")
+	}
+	for id, c := range map[string]calibration{"p1": old, "p2": want} {
+		if got, err := st2.Load(id); err != nil || !sameCalibration(got, c) {
+			t.Errorf("%s after the restart: %v", id, err)
+		}
+	}
+}
+
+// TestJournalReplay: at start the last record of each id is written to its
+// files, whatever the files hold (the writer may have written an older save
+// after the last one was committed); a torn record at the end is dropped;
+// the journal is then empty.
+func TestJournalReplay(t *testing.T) {
+	dir := t.TempDir()
+	base := time.Now().Add(-time.Hour)
+	// An older save of "kept", written after its last save was committed.
+	if err := os.WriteFile(filepath.Join(dir, "kept_fixed_train_data.csv"), encodeFixedCSV(testCalibration(1, 3)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	journal := journalOf(
+		recordOf("a", testCalibration(1, 3), base),
+		recordOf("kept", testCalibration(2, 3), base.Add(time.Second)),
+		recordOf("a", testCalibration(3, 4), base.Add(2*time.Second)),
+		recordOf("b", testCalibration(4, 5), base.Add(3*time.Second)),
+	)
+	torn := journalOf(recordOf("c", testCalibration(5, 5), base.Add(4*time.Second)))
+	journal = append(journal, torn[:len(torn)/2]...)
+	if err := os.WriteFile(filepath.Join(dir, journalFileName), journal, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A torn fixed file of a, as a crash before its sync could leave it.
+	if err := os.WriteFile(filepath.Join(dir, "a_fixed_train_data.csv"), []byte("left_iris_x,left_iris_y\n0.5,"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	old := base.Add(-time.Hour)
+	os.Chtimes(filepath.Join(dir, "a_fixed_train_data.csv"), old, old)
+
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := journalSize(t, dir); n != 0 {
+		t.Fatalf("journal holds %d bytes after the replay", n)
+	}
+	for id, want := range map[string]calibration{"a": testCalibration(3, 4), "b": testCalibration(4, 5), "kept": testCalibration(2, 3)} {
+		got, err := st.Load(id)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if !slices.Equal(got.Fixed, want.Fixed) || got.ScreenWidth != want.ScreenWidth {
+			t.Errorf("%s holds screen width %v, want %v", id, got.ScreenWidth, want.ScreenWidth)
+		}
+	}
+	if _, err := st.Load("c"); err == nil {
+		t.Error("the torn record was replayed")
+	}
+}
+
+// TestJournalEmptiedAndClosed: after saves are written the journal is
+// emptied; Close leaves it empty and the folder holds only the two files
+// per id and the journal.
+func TestJournalEmptiedAndClosed(t *testing.T) {
+	dir := t.TempDir()
+	st, err := newFileStore(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := st.Save("e"+string(rune('a'+i%4)), testCalibration(float64(i), 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := journalSize(t, dir); n != 0 {
+		t.Fatalf("journal holds %d bytes after Close", n)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 9 {
+		t.Fatalf("%d entries, want 4 ids × 2 files + the journal", len(entries))
+	}
+	st2, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 16; i < 20; i++ {
+		id := "e" + string(rune('a'+i%4))
+		if got, err := st2.Load(id); err != nil || !sameCalibration(got, testCalibration(float64(i), 10)) {
+			t.Errorf("%s is not its last save: %v", id, err)
+		}
+	}
+}
+
+// TestSecondStoreOnOneFolder: a second store on a folder whose journal is
+// held runs without one; its saves are in their files when Save returns.
+func TestSecondStoreOnOneFolder(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := openTestStore(t, dir); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st2.journal != nil {
+		t.Fatal("two stores hold the journal of one folder")
+	}
+	c := testCalibration(7, 3)
+	if err := st2.Save("second", c); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(st2.fixedPath("second"))
+	if err != nil || !bytes.Equal(raw, encodeFixedCSV(c)) {
+		t.Fatalf("the direct save's file: %v", err)
+	}
+}
+
+// waitWritten waits until every committed save is in its files and the
+// journal is empty.
+func (s *fileStore) waitWritten() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.journal != nil && !s.closed && (len(s.queue) > 0 || s.journalSize > 0) {
+		s.cond.Wait()
+	}
+}
+
+// FuzzJournal: reading any bytes as a journal never panics, and the records
+// it returns are exactly a prefix of the input, record by record (what a
+// replay applies is what was written, nothing invented from damage).
+func FuzzJournal(f *testing.F) {
+	t0 := time.Unix(1_790_000_000, 0)
+	two := journalOf(recordOf("a", testCalibration(1, 2), t0), recordOf("b", testCalibration(2, 1), t0.Add(time.Second)))
+	f.Add(two)
+	f.Add(two[:len(two)-9])
+	f.Add([]byte(journalMagic + "\xff\xff\xff\x7f"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		recs := parseJournal(data)
+		rest := data
+		for i, r := range recs {
+			enc := journalOf(r)
+			if !bytes.HasPrefix(rest, enc) {
+				t.Fatalf("record %d does not re-encode to the bytes it was read from", i)
+			}
+			rest = rest[len(enc):]
+		}
+	})
+}
