@@ -315,3 +315,46 @@ func FuzzJournal(f *testing.F) {
 		}
 	})
 }
+
+// TestStoreBacklog: while the saves not yet in their files exceed the cap,
+// a save waits for the writer, and fails with a clear error (503) when the
+// writer stays behind; once the writer catches up saves go through again.
+func TestStoreBacklog(t *testing.T) {
+	dir := t.TempDir()
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.maxQueuedBytes, st.backlogWait = 1, 30*time.Millisecond
+	blocker := st.fixedPath("stuck")
+	if err := os.Mkdir(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save("stuck", testCalibration(1, 3)); err != nil {
+		t.Fatal(err)
+	}
+	err = st.Save("next", testCalibration(2, 3))
+	if err != errStoreBehind {
+		t.Fatalf("save behind a stuck writer: %v, want errStoreBehind", err)
+	}
+	if got := storeError("", err).(*apiError); got.Status != 503 {
+		t.Fatalf("status %d, want 503", got.Status)
+	}
+	if _, err := st.Load("next"); err == nil {
+		t.Fatal("a refused save is served")
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	st.backlogWait = time.Minute // the writer's retry pause is far shorter
+	if err := st.Save("next", testCalibration(2, 3)); err != nil {
+		t.Fatalf("save after the writer caught up: %v", err)
+	}
+	st.waitWritten()
+	for id, c := range map[string]calibration{"stuck": testCalibration(1, 3), "next": testCalibration(2, 3)} {
+		raw, err := os.ReadFile(st.fixedPath(id))
+		if err != nil || !bytes.Equal(raw, encodeFixedCSV(c)) {
+			t.Errorf("%s not in its file: %v", id, err)
+		}
+	}
+}

@@ -66,10 +66,13 @@ type fileStore struct {
 	seq         uint64     // last committed save
 	pending     map[string]*pendingSave
 	queue       []*pendingSave // committed saves not yet in their files, journal order
-	queuedBytes int
+	queuedBytes int64
 	closed      bool
 	closing     chan struct{} // closed by Close: ends the writer's waits
 	writerDone  chan struct{}
+
+	maxQueuedBytes, maxJournalBytes int64
+	backlogWait                     time.Duration
 }
 
 // pendingSave is a committed save whose files are not yet written.
@@ -81,12 +84,18 @@ type pendingSave struct {
 	fixed, predict []byte // the CSV texts, views into the journal record
 }
 
-// Soft caps on committed saves not yet in their files: beyond them a save
-// waits for the background writer (back-pressure, bounded memory).
+// Default caps on committed saves not yet in their files: beyond them a
+// save waits for the background writer (back-pressure, bounded memory), at
+// most backlogWait, then fails with errStoreBehind.
 const (
-	maxQueuedBytes  = 64 << 20
-	maxJournalBytes = 256 << 20
+	defaultMaxQueuedBytes  = 16 << 20
+	defaultMaxJournalBytes = 64 << 20
+	defaultBacklogWait     = 5 * time.Second
 )
+
+// errStoreBehind is returned by a save that found the background writer too
+// far behind for too long (the disk failing or far too slow).
+var errStoreBehind = errors.New("the calibration store is behind with writing calibrations to disk")
 
 // errStoreClosed is returned by Save after Close.
 var errStoreClosed = errors.New("the calibration store is shutting down")
@@ -116,7 +125,10 @@ func newFileStore(dir string, log *slog.Logger) (*fileStore, error) {
 			os.Remove(f)
 		}
 	}
-	s := &fileStore{dir: dir, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{})}
+	s := &fileStore{
+		dir: dir, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{}),
+		maxQueuedBytes: defaultMaxQueuedBytes, maxJournalBytes: defaultMaxJournalBytes, backlogWait: defaultBacklogWait,
+	}
 	s.cond = sync.NewCond(&s.mu)
 	j, err := s.openJournal()
 	if err != nil {
@@ -222,14 +234,8 @@ func (s *fileStore) Save(id string, c calibration) error {
 		func(b []byte) []byte { return appendFixedCSV(b, c) },
 		func(b []byte) []byte { return appendIrisCSV(b, c.Calib) })
 
-	s.mu.Lock()
-	for !s.closed && len(s.queue) > 0 && (s.queuedBytes > maxQueuedBytes || s.journalSize > maxJournalBytes) {
-		s.cond.Wait()
-	}
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return errStoreClosed
+	if err := s.waitForBacklog(); err != nil {
+		return err
 	}
 
 	s.appendMu.Lock()
@@ -263,8 +269,43 @@ func (s *fileStore) Save(id string, c calibration) error {
 	p := &pendingSave{seq: s.seq, id: id, recLen: len(rec), cal: c, fixed: fixed, predict: predict}
 	s.pending[id] = p
 	s.queue = append(s.queue, p)
-	s.queuedBytes += len(rec)
+	s.queuedBytes += int64(len(rec))
 	s.cond.Broadcast()
+	return nil
+}
+
+// waitForBacklog waits while the saves not yet in their files exceed the
+// caps, at most backlogWait.
+func (s *fileStore) waitForBacklog() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	behind := func() bool {
+		return len(s.queue) > 0 && (s.queuedBytes > s.maxQueuedBytes || s.journalSize > s.maxJournalBytes)
+	}
+	if !behind() || s.closed {
+		return s.closedErr()
+	}
+	deadline := time.Now().Add(s.backlogWait)
+	wake := time.AfterFunc(s.backlogWait, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	defer wake.Stop()
+	for behind() && !s.closed {
+		if !time.Now().Before(deadline) {
+			return errStoreBehind
+		}
+		s.cond.Wait()
+	}
+	return s.closedErr()
+}
+
+// closedErr is errStoreClosed after Close, else nil; s.mu is held.
+func (s *fileStore) closedErr() error {
+	if s.closed {
+		return errStoreClosed
+	}
 	return nil
 }
 
@@ -316,7 +357,7 @@ func (s *fileStore) writeBehind() {
 			s.mu.Unlock()
 			return
 		}
-		hurry := s.closed || s.queuedBytes > maxQueuedBytes/2
+		hurry := s.closed || s.queuedBytes > s.maxQueuedBytes/2
 		s.mu.Unlock()
 		if !hurry {
 			select {
@@ -345,7 +386,7 @@ func (s *fileStore) writeBehind() {
 				kept = append(kept, p)
 				continue
 			}
-			s.queuedBytes -= p.recLen
+			s.queuedBytes -= int64(p.recLen)
 			if s.pending[p.id] == p {
 				delete(s.pending, p.id)
 			}
