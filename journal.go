@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"math"
 	"time"
 )
 
@@ -23,46 +24,60 @@ const maxJournalPayload = 1 << 30
 
 var journalCRC = crc32.MakeTable(crc32.Castagnoli)
 
-// journalRecord is one committed save: the two CSV files exactly as they
-// are to be written.
+// journalRecord is one committed save.
 type journalRecord struct {
-	saved   time.Time
-	id      string
-	fixed   []byte
-	predict []byte
+	saved time.Time
+	id    string
+	cal   calibration
 }
 
-// encodeJournalRecord returns the record of a save of id, with the fixed and
-// predict CSV texts appended by the two functions (so they are encoded once,
-// in place), and the record's view of those two texts.
+// Row widths in the record: a labelled sample is 6 float64s, an unlabelled
+// one 4.
+const (
+	journalFixedRow = 6 * 8
+	journalCalibRow = 4 * 8
+)
+
+// encodeJournalRecord returns the record of a save of c under id. The
+// samples are stored as the float64 bits they are (cheap to encode, exact
+// to read back); the CSV text is made when the files are written.
 //
 // Layout, little-endian: "ECJ1" | payload length uint32 | CRC-32C of the
-// payload uint32 | payload = save time (Unix ns) int64 | len(id) uint16 | id |
-// len(fixed) uint32 | fixed | len(predict) uint32 | predict.
-func encodeJournalRecord(saved time.Time, id string, fixed, predict func([]byte) []byte) (rec, fixedCSV, predictCSV []byte) {
-	b := make([]byte, journalHeaderLen, 64<<10)
+// payload uint32 | payload = save time (Unix ns) int64 | len(id) uint16 |
+// id | screen width, height float64 | rows uint32 | rows × (left x, left
+// y, right x, right y, point x, point y) | rows uint32 | rows × (left x,
+// left y, right x, right y).
+func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
+	n := journalHeaderLen + 8 + 2 + len(id) + 16 + 4 + journalFixedRow*len(c.Fixed) + 4 + journalCalibRow*len(c.Calib)
+	b := make([]byte, journalHeaderLen, n)
 	copy(b, journalMagic)
-	b = binary.LittleEndian.AppendUint64(b, uint64(saved.UnixNano()))
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(id)))
+	le := binary.LittleEndian
+	f64 := func(v float64) { b = le.AppendUint64(b, math.Float64bits(v)) }
+	b = le.AppendUint64(b, uint64(saved.UnixNano()))
+	b = le.AppendUint16(b, uint16(len(id)))
 	b = append(b, id...)
-
-	lenAt := len(b)
-	b = append(b, 0, 0, 0, 0)
-	b = fixed(b)
-	fixedCSV = b[lenAt+4:]
-	binary.LittleEndian.PutUint32(b[lenAt:], uint32(len(fixedCSV)))
-
-	lenAt = len(b)
-	b = append(b, 0, 0, 0, 0)
-	b = predict(b)
-	predictCSV = b[lenAt+4:]
-	binary.LittleEndian.PutUint32(b[lenAt:], uint32(len(predictCSV)))
-
+	f64(c.ScreenWidth)
+	f64(c.ScreenHeight)
+	b = le.AppendUint32(b, uint32(len(c.Fixed)))
+	for _, r := range c.Fixed {
+		f64(r.LeftX)
+		f64(r.LeftY)
+		f64(r.RightX)
+		f64(r.RightY)
+		f64(r.PointX)
+		f64(r.PointY)
+	}
+	b = le.AppendUint32(b, uint32(len(c.Calib)))
+	for _, r := range c.Calib {
+		f64(r.LeftX)
+		f64(r.LeftY)
+		f64(r.RightX)
+		f64(r.RightY)
+	}
 	payload := b[journalHeaderLen:]
-	binary.LittleEndian.PutUint32(b[4:], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(payload, journalCRC))
-	// Cap the views so that nothing appended to one runs into the other.
-	return b, fixedCSV[:len(fixedCSV):len(fixedCSV)], predictCSV[:len(predictCSV):len(predictCSV)]
+	le.PutUint32(b[4:], uint32(len(payload)))
+	le.PutUint32(b[8:], crc32.Checksum(payload, journalCRC))
+	return b
 }
 
 // parseJournal returns the records of a journal in order. It stops at the
@@ -91,38 +106,59 @@ func parseJournal(data []byte) []journalRecord {
 	return out
 }
 
-// decodeJournalPayload splits a checksummed payload into its fields.
-func decodeJournalPayload(p []byte) (journalRecord, bool) {
-	var r journalRecord
-	if len(p) < 10 {
-		return r, false
-	}
-	r.saved = time.Unix(0, int64(binary.LittleEndian.Uint64(p)))
-	idLen := int(binary.LittleEndian.Uint16(p[8:]))
-	p = p[10:]
-	if len(p) < idLen {
-		return r, false
-	}
-	r.id, p = string(p[:idLen]), p[idLen:]
-	var ok bool
-	if r.fixed, p, ok = cutLengthPrefixed(p); !ok {
-		return r, false
-	}
-	if r.predict, p, ok = cutLengthPrefixed(p); !ok || len(p) != 0 {
-		return r, false
-	}
-	return r, true
+// journalReader reads a checksummed payload field by field; a read past
+// the end sets ok to false.
+type journalReader struct {
+	p  []byte
+	ok bool
 }
 
-// cutLengthPrefixed splits a uint32-length-prefixed field off the front of p.
-func cutLengthPrefixed(p []byte) (field, rest []byte, ok bool) {
-	if len(p) < 4 {
-		return nil, nil, false
+func (r *journalReader) take(n int) []byte {
+	if !r.ok || n < 0 || len(r.p) < n {
+		r.ok = false
+		return nil
 	}
-	n := binary.LittleEndian.Uint32(p)
-	p = p[4:]
-	if uint64(len(p)) < uint64(n) {
-		return nil, nil, false
+	b := r.p[:n]
+	r.p = r.p[n:]
+	return b
+}
+
+// decodeJournalPayload splits a checksummed payload into its fields.
+func decodeJournalPayload(p []byte) (journalRecord, bool) {
+	var rec journalRecord
+	r := journalReader{p: p, ok: true}
+	le := binary.LittleEndian
+	u64 := func() uint64 {
+		if b := r.take(8); b != nil {
+			return le.Uint64(b)
+		}
+		return 0
 	}
-	return p[:n], p[n:], true
+	f64 := func() float64 { return math.Float64frombits(u64()) }
+	count := func(width int) int {
+		b := r.take(4)
+		if b == nil {
+			return 0
+		}
+		n := int(le.Uint32(b))
+		if n > len(r.p)/width {
+			r.ok = false
+			return 0
+		}
+		return n
+	}
+	rec.saved = time.Unix(0, int64(u64()))
+	if b := r.take(2); b != nil {
+		rec.id = string(r.take(int(le.Uint16(b))))
+	}
+	rec.cal.ScreenWidth, rec.cal.ScreenHeight = f64(), f64()
+	rec.cal.Fixed = make([]labelledSample, count(journalFixedRow))
+	for i := range rec.cal.Fixed {
+		rec.cal.Fixed[i] = labelledSample{irisSample{f64(), f64(), f64(), f64()}, f64(), f64()}
+	}
+	rec.cal.Calib = make([]irisSample, count(journalCalibRow))
+	for i := range rec.cal.Calib {
+		rec.cal.Calib[i] = irisSample{f64(), f64(), f64(), f64()}
+	}
+	return rec, r.ok && len(r.p) == 0
 }

@@ -37,16 +37,13 @@ func sameCalibration(a, b calibration) bool {
 func journalOf(saves ...journalRecord) []byte {
 	var out []byte
 	for _, r := range saves {
-		rec, _, _ := encodeJournalRecord(r.saved, r.id,
-			func(b []byte) []byte { return append(b, r.fixed...) },
-			func(b []byte) []byte { return append(b, r.predict...) })
-		out = append(out, rec...)
+		out = append(out, encodeJournalRecord(r.saved, r.id, r.cal)...)
 	}
 	return out
 }
 
 func recordOf(id string, c calibration, saved time.Time) journalRecord {
-	return journalRecord{saved: saved, id: id, fixed: encodeFixedCSV(c), predict: encodeIrisCSV(c.Calib)}
+	return journalRecord{saved: saved, id: id, cal: c}
 }
 
 func journalSize(t *testing.T, dir string) int64 {
@@ -71,7 +68,7 @@ func TestJournalRecords(t *testing.T) {
 		t.Fatalf("%d records, want 3", len(got))
 	}
 	for i, want := range []journalRecord{a, b, c} {
-		if got[i].id != want.id || !got[i].saved.Equal(want.saved) || !bytes.Equal(got[i].fixed, want.fixed) || !bytes.Equal(got[i].predict, want.predict) {
+		if got[i].id != want.id || !got[i].saved.Equal(want.saved) || !sameCalibration(got[i].cal, want.cal) {
 			t.Errorf("record %d differs", i)
 		}
 	}

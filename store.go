@@ -33,8 +33,8 @@ var (
 // row) and <id>_predict_train_data.csv (the unlabelled recording).
 //
 // A save is committed by one append to the folder's journal
-// (.calibration-journal) and one fdatasync of it: the record holds both CSV
-// texts behind a checksum. The two files are then written in the background,
+// (.calibration-journal) and one fdatasync of it: the record holds the
+// samples and screen size behind a checksum. The two files are then written in the background,
 // in journal order, each to a temporary file that is synced and renamed into
 // place (predict first, fixed last) before the folder is synced; until then
 // Load serves the calibration from memory. When every record is in its files
@@ -77,11 +77,10 @@ type fileStore struct {
 
 // pendingSave is a committed save whose files are not yet written.
 type pendingSave struct {
-	seq            uint64
-	id             string
-	recLen         int // bytes of its journal record
-	cal            calibration
-	fixed, predict []byte // the CSV texts, views into the journal record
+	seq    uint64
+	id     string
+	recLen int // bytes of its journal record
+	cal    calibration
 }
 
 // Default caps on committed saves not yet in their files: beyond them a
@@ -196,7 +195,7 @@ func (s *fileStore) replay(recs []journalRecord) error {
 		if last[r.id] != i {
 			continue
 		}
-		if err := s.writeFiles(r.id, r.fixed, r.predict); err != nil {
+		if err := s.writeFiles(r.id, encodeFixedCSV(r.cal), encodeIrisCSV(r.cal.Calib)); err != nil {
 			return fmt.Errorf("writing calibration %q from the journal: %w", r.id, err)
 		}
 		s.log.Info("calibration written from the journal", "id", r.id, "saved", r.saved)
@@ -228,11 +227,9 @@ func (s *fileStore) Save(id string, c calibration) error {
 	}
 	if s.journal == nil {
 		defer s.lock(id)()
-		return s.writeFiles(id, appendFixedCSV(nil, c), appendIrisCSV(nil, c.Calib))
+		return s.writeFiles(id, encodeFixedCSV(c), encodeIrisCSV(c.Calib))
 	}
-	rec, fixed, predict := encodeJournalRecord(time.Now(), id,
-		func(b []byte) []byte { return appendFixedCSV(b, c) },
-		func(b []byte) []byte { return appendIrisCSV(b, c.Calib) })
+	rec := encodeJournalRecord(time.Now(), id, c)
 
 	if err := s.waitForBacklog(); err != nil {
 		return err
@@ -266,7 +263,7 @@ func (s *fileStore) Save(id string, c calibration) error {
 	defer s.mu.Unlock()
 	s.journalSize = at + int64(len(rec))
 	s.seq++
-	p := &pendingSave{seq: s.seq, id: id, recLen: len(rec), cal: c, fixed: fixed, predict: predict}
+	p := &pendingSave{seq: s.seq, id: id, recLen: len(rec), cal: c}
 	s.pending[id] = p
 	s.queue = append(s.queue, p)
 	s.queuedBytes += int64(len(rec))
@@ -420,7 +417,7 @@ func (s *fileStore) writeBatch(saves []*pendingSave) map[*pendingSave]error {
 		slots <- struct{}{}
 		go func() {
 			defer wg.Done()
-			errs[i] = s.placeFiles(p.id, p.fixed, p.predict)
+			errs[i] = s.placeFiles(p.id, encodeFixedCSV(p.cal), encodeIrisCSV(p.cal.Calib))
 			<-slots
 		}()
 	}
@@ -646,10 +643,7 @@ func appendCSVFloat(b []byte, v float64) []byte {
 
 // encodeFixedCSV returns the text of a <id>_fixed_train_data.csv.
 func encodeFixedCSV(c calibration) []byte {
-	return appendFixedCSV(make([]byte, 0, 128*(len(c.Fixed)+1)), c)
-}
-
-func appendFixedCSV(b []byte, c calibration) []byte {
+	b := make([]byte, 0, 128*(len(c.Fixed)+1))
 	b = append(b, strings.Join(fixedHeader, ",")...)
 	b = append(b, '\n')
 	for _, r := range c.Fixed {
@@ -664,10 +658,7 @@ func appendFixedCSV(b []byte, c calibration) []byte {
 
 // encodeIrisCSV returns the text of a <id>_predict_train_data.csv.
 func encodeIrisCSV(rows []irisSample) []byte {
-	return appendIrisCSV(make([]byte, 0, 80*(len(rows)+1)), rows)
-}
-
-func appendIrisCSV(b []byte, rows []irisSample) []byte {
+	b := make([]byte, 0, 80*(len(rows)+1))
 	b = append(b, strings.Join(irisHeader, ",")...)
 	b = append(b, '\n')
 	for _, r := range rows {
