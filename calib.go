@@ -553,8 +553,8 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 			return
 		}
 		// A shed request (503) changes nothing. Otherwise the calibration is
-		// written (and synced) while the model is fitted; the answer waits
-		// for both, so a 200 means it is on disk.
+		// committed to the store (synced to disk) while the model is fitted;
+		// the answer waits for both, so a 200 means it survives a crash.
 		release, ok := work.acquireOrShed(w, r, log)
 		if !ok {
 			return
