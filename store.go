@@ -321,12 +321,8 @@ func (s *fileStore) journalInPlace() error {
 
 // writeBehindDelay is how long the background writer lets committed saves
 // gather before writing them: a save replaced within it is never written,
-// and one folder sync serves the whole batch. writeBehindParallel bounds
-// the calibrations written at once.
-const (
-	writeBehindDelay    = 10 * time.Millisecond
-	writeBehindParallel = 4
-)
+// and one folder sync serves the whole batch.
+const writeBehindDelay = 10 * time.Millisecond
 
 // writeBehind writes committed saves to their files in batches: the saves
 // queued after a short delay, only the last of each id, then one folder
@@ -406,30 +402,23 @@ func (s *fileStore) writeBehind() {
 	}
 }
 
-// writeBatch writes the files of saves (at most one per id), a few at a
-// time, then syncs the folder once. It returns the saves that failed.
+// writeBatch writes the files of saves (at most one per id) one calibration
+// after the other, then syncs the folder once. It returns the saves that
+// failed. (Writing several calibrations at once makes the requests' journal
+// syncs wait longer behind the writer's: measured 1.45 ms against 1.0 ms per
+// LR request when every request has its own id.)
 func (s *fileStore) writeBatch(saves []*pendingSave) map[*pendingSave]error {
-	errs := make([]error, len(saves))
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, writeBehindParallel)
-	for i, p := range saves {
-		wg.Add(1)
-		slots <- struct{}{}
-		go func() {
-			defer wg.Done()
-			errs[i] = s.placeFiles(p.id, encodeFixedCSV(p.cal), encodeIrisCSV(p.cal.Calib))
-			<-slots
-		}()
-	}
-	wg.Wait()
-	var dirErr error
-	if len(saves) > 0 {
-		dirErr = syncDir(s.dir)
-	}
 	failed := map[*pendingSave]error{}
-	for i, p := range saves {
-		if err := errors.Join(errs[i], dirErr); err != nil {
+	for _, p := range saves {
+		if err := s.placeFiles(p.id, encodeFixedCSV(p.cal), encodeIrisCSV(p.cal.Calib)); err != nil {
 			failed[p] = err
+		}
+	}
+	if len(saves) > len(failed) {
+		if err := syncDir(s.dir); err != nil {
+			for _, p := range saves {
+				failed[p] = errors.Join(failed[p], err)
+			}
 		}
 	}
 	return failed
