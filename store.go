@@ -34,15 +34,18 @@ var (
 //
 // A save is committed by one append to the folder's journal
 // (.calibration-journal) and one fdatasync of it: the record holds the
-// samples and screen size behind a checksum. The two files are then written in the background,
-// in journal order, each to a temporary file that is synced and renamed into
-// place (predict first, fixed last) before the folder is synced; until then
-// Load serves the calibration from memory. When every record is in its files
-// the journal is emptied. At start, the records a crash left in the journal
-// are written to their files before anything is served, so an acknowledged
-// save is never lost and a crash never leaves a half-written file: a torn
-// record at the journal's end (a save that was never acknowledged) fails its
-// checksum and is dropped.
+// samples and the screen size behind a checksum. A background writer then
+// writes the files in batches (the saves of writeBehindDelay, only the last
+// of each id), each file to a temporary file that is synced and renamed
+// into place (predict first, fixed last), and syncs the folder once per
+// batch; until then Load serves the calibration from memory. When every
+// record is in its files the journal is emptied. At start, the records a
+// crash left in the journal are written to their files before anything is
+// served, so an acknowledged save is never lost and a crash never leaves a
+// half-written file: a torn record at the journal's end (a save that was
+// never acknowledged) fails its checksum and is dropped. The saves not yet
+// in their files are capped (maxQueuedBytes, maxJournalBytes): beyond the
+// caps a save waits for the writer.
 //
 // The journal is held with an exclusive flock. A second server started on
 // the same folder, or a platform without flock, runs without a journal:
