@@ -53,6 +53,11 @@ func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
 	copy(b, journalMagic)
 	le := binary.LittleEndian
 	f64 := func(v float64) { b = le.AppendUint64(b, math.Float64bits(v)) }
+	iris := func(r irisSample) {
+		for _, v := range [...]float64{r.LeftX, r.LeftY, r.RightX, r.RightY} {
+			f64(v)
+		}
+	}
 	b = le.AppendUint64(b, uint64(saved.UnixNano()))
 	b = le.AppendUint16(b, uint16(len(id)))
 	b = append(b, id...)
@@ -60,19 +65,13 @@ func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
 	f64(c.ScreenHeight)
 	b = le.AppendUint32(b, uint32(len(c.Fixed)))
 	for _, r := range c.Fixed {
-		f64(r.LeftX)
-		f64(r.LeftY)
-		f64(r.RightX)
-		f64(r.RightY)
+		iris(r.irisSample)
 		f64(r.PointX)
 		f64(r.PointY)
 	}
 	b = le.AppendUint32(b, uint32(len(c.Calib)))
 	for _, r := range c.Calib {
-		f64(r.LeftX)
-		f64(r.LeftY)
-		f64(r.RightX)
-		f64(r.RightY)
+		iris(r)
 	}
 	payload := b[journalHeaderLen:]
 	le.PutUint32(b[4:], uint32(len(payload)))

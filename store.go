@@ -173,10 +173,7 @@ func (s *fileStore) openJournal() (*os.File, error) {
 	}
 	created := errors.Is(statErr, os.ErrNotExist)
 	if len(data) > 0 || created {
-		err := f.Truncate(0)
-		if err == nil {
-			err = syncData(f)
-		}
+		err := truncateSynced(f)
 		if err == nil && created { // the journal's name must survive a crash too
 			err = syncDir(s.dir)
 		}
@@ -186,6 +183,14 @@ func (s *fileStore) openJournal() (*os.File, error) {
 		}
 	}
 	return f, nil
+}
+
+// truncateSynced empties the journal f and syncs the new size.
+func truncateSynced(f *os.File) error {
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	return syncData(f)
 }
 
 // replay writes the last record of each id to its files.
@@ -474,9 +479,7 @@ func (s *fileStore) Close() error {
 	s.mu.Unlock()
 	var err error
 	if left == 0 {
-		if err = s.journal.Truncate(0); err == nil {
-			err = syncData(s.journal)
-		}
+		err = truncateSynced(s.journal)
 	} else {
 		err = fmt.Errorf("%d calibrations are in the journal but not in their files; they will be written at the next start", left)
 	}
