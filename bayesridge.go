@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -50,7 +51,10 @@ func defaultBayesianRidge() bayesianRidge {
 
 // fitter returns the fit of this configuration as a grid-search fitter.
 func (b bayesianRidge) fitter() fitter {
-	return func(x *mat.Dense, y []float64) (predictor, error) {
+	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
+		if err := stopCause(ctx); err != nil { // one fit takes milliseconds: the search checks between fits
+			return nil, err
+		}
 		m, err := b.fit(x, y)
 		if err != nil {
 			return nil, err

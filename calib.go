@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,11 +92,11 @@ func axisDesign(rows []labelledSample, idx []int, yAxis bool) (*mat.Dense, []flo
 
 // fitAxis scales the training rows (StandardScaler fit on them) and fits
 // the model; it returns the fit and the predictions for the test rows.
-func fitAxis(spec modelSpec, rows []labelledSample, train, test []int, yAxis bool, borrow borrower) (axisFit, []float64, error) {
+func fitAxis(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, yAxis bool, borrow borrower) (axisFit, []float64, error) {
 	xTrain, yTrain := axisDesign(rows, train, yAxis)
 	xTest, _ := axisDesign(rows, test, yAxis)
 	scaler := fitStandardScaler(xTrain)
-	res, err := fitModel(spec, scaler.transform(xTrain), yTrain, borrow)
+	res, err := fitModel(ctx, spec, scaler.transform(xTrain), yTrain, borrow)
 	if err != nil {
 		return axisFit{}, nil, err
 	}
@@ -108,13 +109,14 @@ func fitAxis(spec modelSpec, rows []labelledSample, train, test []int, yAxis boo
 // per target PrecisionSD and Accuracy over the test rows whose predictions
 // are both non-negative. It runs on the calling goroutine alone.
 func evaluateCalibration(spec modelSpec, rows []labelledSample, k int, seed uint64) (calibReport, error) {
-	return evaluateCalibrationWith(spec, rows, k, seed, nil)
+	return evaluateCalibrationWith(context.Background(), spec, rows, k, seed, nil)
 }
 
 // evaluateCalibrationWith is evaluateCalibration with the two axes and the
 // grid candidates fitted in parallel on the workers borrow lends. The result
-// does not depend on how many there were.
-func evaluateCalibrationWith(spec modelSpec, rows []labelledSample, k int, seed uint64, borrow borrower) (calibReport, error) {
+// does not depend on how many there were. Once ctx is done it stops within
+// about 100 ms and returns stopCause(ctx).
+func evaluateCalibrationWith(ctx context.Context, spec modelSpec, rows []labelledSample, k int, seed uint64, borrow borrower) (calibReport, error) {
 	train, test := trainTestSplit(len(rows))
 	if len(train) == 0 || len(test) == 0 {
 		return calibReport{}, fmt.Errorf("%w: %d rows leave no training or test rows", errNotFittable, len(rows))
@@ -125,9 +127,12 @@ func evaluateCalibrationWith(spec modelSpec, rows []labelledSample, k int, seed 
 	var fits [2]axisFit
 	var preds [2][]float64
 	var errs [2]error
-	parallelFor(2, borrow, func(axis int) {
-		fits[axis], preds[axis], errs[axis] = fitAxis(spec, rows, train, test, axis == 1, borrow)
+	parallelFor(ctx, 2, borrow, func(axis int) {
+		fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1, borrow)
 	})
+	if err := stopCause(ctx); err != nil {
+		return calibReport{}, err
+	}
 	if errs[0] != nil {
 		return calibReport{}, fmt.Errorf("x axis: %w", errs[0])
 	}
@@ -142,7 +147,10 @@ func evaluateCalibrationWith(spec modelSpec, rows []labelledSample, k int, seed 
 		points[i] = [2]float64{px[i], py[i]}
 	}
 	rep.Targets = targetQuality(rep.Test)
-	rep.Centroids = kmeans(points, k, seed)
+	var err error
+	if rep.Centroids, err = kmeans(ctx, points, k, seed); err != nil {
+		return calibReport{}, err
+	}
 	return rep, nil
 }
 
@@ -561,7 +569,7 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 		}
 		saved := make(chan error, 1)
 		go func() { saved <- store.Save(req.id, req.cal) }()
-		rep, err := evaluateCalibrationWith(req.spec, req.cal.Fixed, req.k, 0, work.borrow)
+		rep, err := evaluateCalibrationWith(r.Context(), req.spec, req.cal.Fixed, req.k, 0, work.borrow)
 		release()
 		if saveErr := <-saved; saveErr != nil {
 			writeError(w, r, log, storeError("", saveErr))

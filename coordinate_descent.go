@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -37,7 +38,12 @@ type enetResult struct {
 	gap, tol   float64
 	iterations int
 	converged  bool
+	stopped    error // stopCause of the run's ctx when it ended the run early
 }
+
+// enetCheckEvery is how many sweeps pass between checks of the fit's ctx (a
+// sweep over 16,000 rows × 6 columns takes about 0.1 ms).
+const enetCheckEvery = 16
 
 // enetCoordinateDescent is scikit-learn 1.2.1's dense
 // enet_coordinate_descent (cyclic, positive=False). It minimises
@@ -52,13 +58,14 @@ type enetResult struct {
 // skipping columns of zero norm. After a sweep whose largest change is
 // below tol relative to the largest coefficient (or after the last sweep)
 // it computes the duality gap and stops when the gap is below tol·‖y‖².
-// residual (rows) and xta (cols) are scratch space.
+// residual (rows) and xta (cols) are scratch space. Once ctx is done it
+// stops within enetCheckEvery sweeps and reports stopCause(ctx) in stopped.
 //
 // ddot and daxpy are gonum's floats.Dot and floats.AddScaled (SSE2 kernels
 // whose partial-sum order differs from OpenBLAS's, as every BLAS's does);
 // on the golden recordings that moves predictions by less than 1e-10 px
 // and leaves every stopping decision as scikit-learn took it.
-func enetCoordinateDescent(w []float64, l1Reg, l2Reg float64, d enetDesign, y []float64, maxIter int, tol float64, residual, xta []float64) enetResult {
+func enetCoordinateDescent(ctx context.Context, w []float64, l1Reg, l2Reg float64, d enetDesign, y []float64, maxIter int, tol float64, residual, xta []float64) enetResult {
 	n := d.rows
 	residual = residual[:n]
 	y = y[:n]
@@ -73,6 +80,11 @@ func enetCoordinateDescent(w []float64, l1Reg, l2Reg float64, d enetDesign, y []
 	tol *= floats.Dot(y, y)
 	gap := tol + 1
 	for iter := 0; iter < maxIter; iter++ {
+		if iter%enetCheckEvery == 0 {
+			if err := stopCause(ctx); err != nil {
+				return enetResult{gap: gap, tol: tol, iterations: iter, stopped: err}
+			}
+		}
 		var wMax, dwMax float64
 		for j := 0; j < d.cols; j++ {
 			if d.normSq[j] == 0 {
@@ -201,7 +213,7 @@ func newEnetDesign(x *mat.Dense, y []float64) (d enetDesign, yc, xMean []float64
 // is the l1_ratio = 1 case. A run stopping at max_iter is kept, as
 // scikit-learn keeps it after its ConvergenceWarning.
 func fitElasticNet(alpha, l1Ratio float64) fitter {
-	return func(x *mat.Dense, y []float64) (predictor, error) {
+	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
 		rows, cols := x.Dims()
 		if rows < 1 || cols < 1 {
 			return nil, fmt.Errorf("%w: %d rows, %d columns", errNotFittable, rows, cols)
@@ -214,7 +226,10 @@ func fitElasticNet(alpha, l1Ratio float64) fitter {
 		l1Reg := alpha * l1Ratio * n
 		l2Reg := alpha * (1 - l1Ratio) * n
 		coef := make([]float64, cols)
-		enetCoordinateDescent(coef, l1Reg, l2Reg, d, yc, enetMaxIter, enetTol, make([]float64, rows), make([]float64, cols))
+		res := enetCoordinateDescent(ctx, coef, l1Reg, l2Reg, d, yc, enetMaxIter, enetTol, make([]float64, rows), make([]float64, cols))
+		if res.stopped != nil {
+			return nil, res.stopped
+		}
 		return linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}, nil
 	}
 }

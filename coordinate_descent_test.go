@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"math"
 	"testing"
@@ -55,7 +56,7 @@ func TestElasticNetOrthogonalDesignIsSoftThresholding(t *testing.T) {
 		}
 		w := make([]float64, 3)
 		n := 4.0
-		res := enetCoordinateDescent(w, c.alpha*c.l1Ratio*n, c.alpha*(1-c.l1Ratio)*n, d, yc, enetMaxIter, enetTol, make([]float64, 4), make([]float64, 3))
+		res := enetCoordinateDescent(context.Background(), w, c.alpha*c.l1Ratio*n, c.alpha*(1-c.l1Ratio)*n, d, yc, enetMaxIter, enetTol, make([]float64, 4), make([]float64, 3))
 		for j := range w {
 			if math.Abs(w[j]-c.want[j]) > 1e-12 {
 				t.Errorf("alpha %v l1_ratio %v: w = %v, want %v", c.alpha, c.l1Ratio, w, c.want)
@@ -66,7 +67,7 @@ func TestElasticNetOrthogonalDesignIsSoftThresholding(t *testing.T) {
 			t.Errorf("alpha %v l1_ratio %v: converged %v after %d sweeps with gap %g, want convergence after 2 with gap 0",
 				c.alpha, c.l1Ratio, res.converged, res.iterations, res.gap)
 		}
-		m, err := fitElasticNet(c.alpha, c.l1Ratio)(x, y)
+		m, err := fitElasticNet(c.alpha, c.l1Ratio)(context.Background(), x, y)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,14 +87,14 @@ func TestElasticNetLargeAlphaGivesZeroCoefficients(t *testing.T) {
 		for _, alpha := range []float64{alphaMax, 2 * alphaMax, 500} {
 			d, yc, _, _ := newEnetDesign(x, y)
 			w := make([]float64, 3)
-			res := enetCoordinateDescent(w, alpha*l1Ratio*4, alpha*(1-l1Ratio)*4, d, yc, enetMaxIter, enetTol, make([]float64, 4), make([]float64, 3))
+			res := enetCoordinateDescent(context.Background(), w, alpha*l1Ratio*4, alpha*(1-l1Ratio)*4, d, yc, enetMaxIter, enetTol, make([]float64, 4), make([]float64, 3))
 			if w[0] != 0 || w[1] != 0 || w[2] != 0 {
 				t.Errorf("alpha %v l1_ratio %v: w = %v, want zeros", alpha, l1Ratio, w)
 			}
 			if !res.converged || res.iterations != 1 || res.gap != 0 {
 				t.Errorf("alpha %v l1_ratio %v: converged %v after %d sweeps, gap %v; want 1 sweep, gap 0", alpha, l1Ratio, res.converged, res.iterations, res.gap)
 			}
-			m, err := fitElasticNet(alpha, l1Ratio)(x, y)
+			m, err := fitElasticNet(alpha, l1Ratio)(context.Background(), x, y)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -125,7 +126,7 @@ func TestElasticNetStopsAtMaxIter(t *testing.T) {
 	y := []float64{1, 2.5, 2.9, 4.4, 5.1, 6.6}
 	d, yc, _, _ := newEnetDesign(x, y)
 	w := make([]float64, 2)
-	res := enetCoordinateDescent(w, 1e-3, 0, d, yc, 3, 1e-12, make([]float64, 6), make([]float64, 2))
+	res := enetCoordinateDescent(context.Background(), w, 1e-3, 0, d, yc, 3, 1e-12, make([]float64, 6), make([]float64, 2))
 	if res.converged || res.iterations != 3 {
 		t.Fatalf("converged %v after %d sweeps, want a stop at 3", res.converged, res.iterations)
 	}
@@ -137,17 +138,17 @@ func TestElasticNetStopsAtMaxIter(t *testing.T) {
 	}
 	// Given enough sweeps the same problem converges.
 	w2 := make([]float64, 2)
-	if res := enetCoordinateDescent(w2, 1e-3, 0, d, yc, 100000, 1e-12, make([]float64, 6), make([]float64, 2)); !res.converged {
+	if res := enetCoordinateDescent(context.Background(), w2, 1e-3, 0, d, yc, 100000, 1e-12, make([]float64, 6), make([]float64, 2)); !res.converged {
 		t.Errorf("no convergence in 100000 sweeps: gap %v tol %v", res.gap, res.tol)
 	}
 }
 
 func TestElasticNetRejectsUnfittableData(t *testing.T) {
-	if _, err := fitElasticNet(1, 0.5)(new(mat.Dense), nil); !errors.Is(err, errNotFittable) {
+	if _, err := fitElasticNet(1, 0.5)(context.Background(), new(mat.Dense), nil); !errors.Is(err, errNotFittable) {
 		t.Errorf("zero rows: error %v, want errNotFittable", err)
 	}
 	x, _ := orthogonalDesign()
-	if _, err := fitElasticNet(1, 0.5)(x, []float64{1, 2}); !errors.Is(err, errNotFittable) {
+	if _, err := fitElasticNet(1, 0.5)(context.Background(), x, []float64{1, 2}); !errors.Is(err, errNotFittable) {
 		t.Errorf("4 rows, 2 targets: error %v, want errNotFittable", err)
 	}
 }
@@ -253,7 +254,7 @@ func countMaxIterStops(grid []candidate, chosen candidate, x *mat.Dense, y []flo
 		}
 		rows, cols := x.Dims()
 		d, yc, _, _ := newEnetDesign(x, y)
-		res := enetCoordinateDescent(make([]float64, cols), alpha*l1Ratio*float64(rows), alpha*(1-l1Ratio)*float64(rows),
+		res := enetCoordinateDescent(context.Background(), make([]float64, cols), alpha*l1Ratio*float64(rows), alpha*(1-l1Ratio)*float64(rows),
 			d, yc, enetMaxIter, enetTol, make([]float64, rows), make([]float64, cols))
 		if !res.converged {
 			count++

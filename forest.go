@@ -14,6 +14,7 @@ package main
 // splitter and its stopping rules, midpoint thresholds — follows scikit-learn.
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -92,7 +93,7 @@ type forestData struct {
 // cap), so a fit must not start goroutines of its own. Tree i depends only
 // on the data and on i.
 func (p forestParams) fitter() fitter {
-	return func(x *mat.Dense, y []float64) (predictor, error) {
+	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
 		rows, cols := x.Dims()
 		if rows < 1 || cols < 1 {
 			return nil, fmt.Errorf("%w: random forest on %d rows × %d features", errNotFittable, rows, cols)
@@ -110,6 +111,9 @@ func (p forestParams) fitter() fitter {
 		forest := randomForest{trees: make([]regressionTree, p.trees), features: cols}
 		b := newTreeBuilder(data, p)
 		for i := range forest.trees {
+			if err := stopCause(ctx); err != nil { // a tree takes milliseconds
+				return nil, err
+			}
 			forest.trees[i] = b.build(rand.New(rand.NewPCG(p.seed, uint64(i))))
 		}
 		return forest, nil

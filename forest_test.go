@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -217,7 +218,7 @@ func TestForestFitsAConstantTargetWithOneLeaf(t *testing.T) {
 		x.Set(i, 1, float64(-i))
 		y[i] = 42
 	}
-	m, err := forestParams{trees: 5, maxDepth: 10, minSamplesSplit: 2}.fitter()(x, y)
+	m, err := forestParams{trees: 5, maxDepth: 10, minSamplesSplit: 2}.fitter()(context.Background(), x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,10 +239,10 @@ func TestForestFitsAConstantTargetWithOneLeaf(t *testing.T) {
 
 func TestForestRejectsBadData(t *testing.T) {
 	fit := forestParams{trees: 3, maxDepth: 10, minSamplesSplit: 2}.fitter()
-	if _, err := fit(mat.NewDense(1, 2, []float64{math.NaN(), 1}), []float64{1}); err == nil {
+	if _, err := fit(context.Background(), mat.NewDense(1, 2, []float64{math.NaN(), 1}), []float64{1}); err == nil {
 		t.Error("NaN feature accepted")
 	}
-	if _, err := fit(mat.NewDense(2, 1, []float64{1, 2}), []float64{1, math.Inf(1)}); err == nil {
+	if _, err := fit(context.Background(), mat.NewDense(2, 1, []float64{1, 2}), []float64{1, math.Inf(1)}); err == nil {
 		t.Error("infinite target accepted")
 	}
 }

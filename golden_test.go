@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -292,7 +293,7 @@ func TestParallelFitMatchesSerial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			parallel, err := evaluateCalibrationWith(spec, s.rows, s.g.K, 0, unlimited)
+			parallel, err := evaluateCalibrationWith(context.Background(), spec, s.rows, s.g.K, 0, unlimited)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -340,8 +341,8 @@ func BenchmarkModelFit(b *testing.B) {
 				defer release()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					parallelFor(2, w.borrow, func(axis int) {
-						if _, _, err := fitAxis(spec, rows, train, test, axis == 1, w.borrow); err != nil {
+					parallelFor(context.Background(), 2, w.borrow, func(axis int) {
+						if _, _, err := fitAxis(context.Background(), spec, rows, train, test, axis == 1, w.borrow); err != nil {
 							b.Error(err)
 						}
 					})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -17,8 +18,9 @@ const kmeansRestarts = 24
 // most 1e-4 × the mean per-axis variance, or 300 iterations; the best start
 // by inertia), but from a seeded generator, so that the same points and
 // seed always give the same centroids. 1 ≤ k ≤ len(points) is the caller's
-// check.
-func kmeans(points [][2]float64, k int, seed uint64) [][2]float64 {
+// check. Once ctx is done it returns stopCause(ctx) within a few milliseconds
+// (checked between seeded centres and between Lloyd iterations).
+func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]float64, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
 	n := len(points)
 	var mean [2]float64
@@ -33,6 +35,7 @@ func kmeans(points [][2]float64, k int, seed uint64) [][2]float64 {
 		variance += sq(p[0]-mean[0]) + sq(p[1]-mean[1])
 	}
 	ws := kmeansWorkspace{
+		ctx:     ctx,
 		tol:     variance / float64(n) / 2 * 1e-4,
 		closest: make([]float64, n), cum: make([]float64, n), cand: make([]float64, n), bestD: make([]float64, n),
 		labels: make([]int, n), sums: make([][2]float64, k), counts: make([]int, k),
@@ -42,12 +45,16 @@ func kmeans(points [][2]float64, k int, seed uint64) [][2]float64 {
 	bestInertia := math.Inf(1)
 	for r := 0; r < kmeansRestarts; r++ {
 		ws.seedCenters(points, rng)
-		if inertia := ws.lloyd(points); inertia < bestInertia {
+		inertia := ws.lloyd(points)
+		if err := stopCause(ctx); err != nil {
+			return nil, err
+		}
+		if inertia < bestInertia {
 			bestInertia = inertia
 			copy(best, ws.centers)
 		}
 	}
-	return best
+	return best, nil
 }
 
 func sq(v float64) float64 { return v * v }
@@ -56,6 +63,7 @@ func dist2(a, b [2]float64) float64 { return sq(a[0]-b[0]) + sq(a[1]-b[1]) }
 
 // kmeansWorkspace holds the buffers one kmeans call reuses across starts.
 type kmeansWorkspace struct {
+	ctx                       context.Context // a stopped ctx ends seeding and iterating early
 	tol                       float64
 	closest, cum, cand, bestD []float64
 	labels, counts            []int
@@ -76,6 +84,9 @@ func (ws *kmeansWorkspace) seedCenters(points [][2]float64, rng *rand.Rand) {
 		pot += ws.closest[i]
 	}
 	for c := 1; c < k; c++ {
+		if c%16 == 0 && ws.ctx.Err() != nil { // the caller discards a stopped start
+			return
+		}
 		var s float64
 		for i, d := range ws.closest {
 			s += d
@@ -126,7 +137,7 @@ func (ws *kmeansWorkspace) lloyd(points [][2]float64) float64 {
 	for i := range ws.labels {
 		ws.labels[i] = -1
 	}
-	for iter := 0; iter < 300; iter++ {
+	for iter := 0; iter < 300 && ws.ctx.Err() == nil; iter++ {
 		if _, changed := ws.assign(points); !changed {
 			break
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -118,11 +119,11 @@ func fitGazeModel(rows []labelledSample, width, height float64) (*gazeModel, err
 	m.yScale = populationSD(midY) + 1e-6
 	fx, fy := gazeFeatures(lx, rx, ly, ry, m.refX, m.refY, m.yScale)
 	m.scalerX, m.scalerY = fitStandardScaler(fx), fitStandardScaler(fy)
-	px, err := fitRidge(1)(m.scalerX.transform(fx), tx)
+	px, err := fitRidge(1)(context.Background(), m.scalerX.transform(fx), tx)
 	if err != nil {
 		return nil, err
 	}
-	py, err := fitRidge(1)(m.scalerY.transform(fy), ty)
+	py, err := fitRidge(1)(context.Background(), m.scalerY.transform(fy), ty)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -16,8 +17,19 @@ type predictor interface {
 	predict(x *mat.Dense, dst []float64)
 }
 
-// fitter fits a model on the rows of x (samples × features) against y.
-type fitter func(x *mat.Dense, y []float64) (predictor, error)
+// fitter fits a model on the rows of x (samples × features) against y. It
+// gives up with stopCause(ctx) once ctx is done; iterative solvers check ctx
+// often enough to stop within about 100 ms.
+type fitter func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error)
+
+// stopCause is nil while ctx runs, then why it stopped: context.Cause, so a
+// fit deadline or a shutdown set as the cause reaches the handler.
+func stopCause(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(ctx)
+}
 
 // param is one named hyper-parameter of a grid candidate, reported in the
 // scikit-learn spelling (for example "ridge__alpha").
@@ -53,7 +65,7 @@ type modelSpec struct {
 	// on the same rows at once and returns one model per candidate, each as
 	// the candidate's own fit would be up to the estimator's tolerance; a
 	// nil model marks a candidate that could not be fitted.
-	fitGroup func(cands []candidate, x *mat.Dense, y []float64) ([]predictor, error)
+	fitGroup func(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error)
 }
 
 // errNotFittable reports data a model cannot be fitted on (too few rows for
@@ -189,7 +201,10 @@ func interceptFor(coef, xMean []float64, yMean float64) float64 {
 // data, then the minimum-norm least-squares solution (LAPACK gelsd, whose
 // cut-off treats singular values below eps·σ_max as zero) — so the constant
 // PolynomialFeatures column, all zeros once centred, gets coefficient 0.
-func fitOLS(x *mat.Dense, y []float64) (predictor, error) {
+func fitOLS(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
+	if err := stopCause(ctx); err != nil {
+		return nil, err
+	}
 	rows, cols := x.Dims()
 	if rows < 1 {
 		return nil, fmt.Errorf("%w: no rows", errNotFittable)
@@ -224,7 +239,10 @@ func fitOLS(x *mat.Dense, y []float64) (predictor, error) {
 // fitRidge is scikit-learn's Ridge(alpha, fit_intercept=True) with its
 // Cholesky solver: centre the data, then solve (XᵀX + αI) w = Xᵀy.
 func fitRidge(alpha float64) fitter {
-	return func(x *mat.Dense, y []float64) (predictor, error) {
+	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
+		if err := stopCause(ctx); err != nil {
+			return nil, err
+		}
 		rows, cols := x.Dims()
 		if rows < 1 {
 			return nil, fmt.Errorf("%w: no rows", errNotFittable)
@@ -319,8 +337,9 @@ type searchResult struct {
 // The (candidate group, fold) fits run in parallel on workers lent by
 // borrow (nil: one at a time); every score lands in its own slot and the
 // means add the folds in order, so the choice is the same however many
-// workers ran.
-func gridSearch(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
+// workers ran. Once ctx is done no further fit starts and the search
+// returns stopCause(ctx).
+func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
 	const folds = 5
 	grid := spec.grid
 	n, _ := x.Dims()
@@ -348,18 +367,18 @@ func gridSearch(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (sea
 	}
 	copies, groups := searchPlan(spec)
 	scores := make([][folds]float64, len(grid))
-	parallelFor(len(groups)*folds, borrow, func(task int) {
+	parallelFor(ctx, len(groups)*folds, borrow, func(task int) {
 		members, f := groups[task/folds], fs[task%folds]
 		models := make([]predictor, len(members))
 		var err error
 		if len(members) == 1 {
-			models[0], err = grid[members[0]].fit(f.trainX, f.trainY)
+			models[0], err = grid[members[0]].fit(ctx, f.trainX, f.trainY)
 		} else {
 			cands := make([]candidate, len(members))
 			for i, c := range members {
 				cands[i] = grid[c]
 			}
-			models, err = spec.fitGroup(cands, f.trainX, f.trainY)
+			models, err = spec.fitGroup(ctx, cands, f.trainX, f.trainY)
 		}
 		pred := make([]float64, len(f.testY))
 		for i, c := range members {
@@ -371,6 +390,9 @@ func gridSearch(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (sea
 			scores[c][task%folds] = r2Score(f.testY, pred)
 		}
 	})
+	if err := stopCause(ctx); err != nil { // a stopped fit scored NaN: no choice can be made
+		return searchResult{}, err
+	}
 	means := make([]float64, len(grid))
 	for c, first := range copies {
 		var sum float64
@@ -391,7 +413,7 @@ func gridSearch(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (sea
 	if best < 0 {
 		return searchResult{}, fmt.Errorf("%w: no candidate could be fitted on every fold", errNotFittable)
 	}
-	model, err := grid[best].fit(x, y)
+	model, err := grid[best].fit(ctx, x, y)
 	if err != nil {
 		return searchResult{}, err
 	}
@@ -438,7 +460,7 @@ func pick(v []float64, idx []int) []float64 {
 
 // fitModel fits spec on x (already scaled, before any polynomial step): the
 // polynomial step if the spec has one, then the single fit or the search.
-func fitModel(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
+func fitModel(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
 	if spec.poly {
 		x = polyFeatures2(x)
 	}
@@ -446,13 +468,13 @@ func fitModel(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searc
 		if len(spec.grid) != 1 {
 			return searchResult{}, fmt.Errorf("model %q: want one candidate without search", spec.name)
 		}
-		m, err := spec.grid[0].fit(x, y)
+		m, err := spec.grid[0].fit(ctx, x, y)
 		if err != nil {
 			return searchResult{}, err
 		}
 		return searchResult{model: m, best: spec.grid[0], bestCV: math.NaN()}, nil
 	}
-	return gridSearch(spec, x, y, borrow)
+	return gridSearch(ctx, spec, x, y, borrow)
 }
 
 // borrower lends an extra worker for parallel model fitting: it returns a
@@ -461,12 +483,14 @@ func fitModel(spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searc
 // cap, so parallel fits never exceed it.
 type borrower func() (release func(), ok bool)
 
-// parallelFor calls fn(0) … fn(n−1), on the calling goroutine and on as
-// many extra workers as borrow lends (re-asked as work remains).
-func parallelFor(n int, borrow borrower, fn func(i int)) {
+// parallelFor calls fn(0) … fn(n−1), on the calling goroutine and on extra
+// workers that borrow lends: at most one per task beyond the first, asked
+// for while tasks remain unclaimed. Once ctx is done no further task starts
+// (those running finish; fn checks ctx itself to stop sooner).
+func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int)) {
 	var next atomic.Int64
 	work := func() {
-		for {
+		for ctx.Err() == nil {
 			i := int(next.Add(1)) - 1
 			if i >= n {
 				return
@@ -475,7 +499,9 @@ func parallelFor(n int, borrow borrower, fn func(i int)) {
 		}
 	}
 	var wg sync.WaitGroup
-	for borrow != nil && int(next.Load()) < n-1 {
+	// Each extra worker takes one of the unclaimed tasks beyond the one the
+	// caller will take, so extra workers never outnumber n − 1.
+	for extra := 0; borrow != nil && extra < n-1-int(next.Load()); extra++ {
 		release, ok := borrow()
 		if !ok {
 			break

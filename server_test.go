@@ -293,7 +293,10 @@ func TestKMeansQuality(t *testing.T) {
 		for i, r := range g.Test {
 			pts[i] = [2]float64{r.PredX, r.PredY}
 		}
-		cents := kmeans(pts, g.KMeansRef.K, 0)
+		cents, err := kmeans(context.Background(), pts, g.KMeansRef.K, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var inertia float64
 		for _, p := range pts {
 			best := math.Inf(1)

@@ -13,6 +13,7 @@ package main
 // request always gives the same answer.
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/bits"
@@ -73,8 +74,8 @@ const (
 
 // fitter returns the fitter of one SGDRegressor.
 func (p sgdParams) fitter() fitter {
-	return func(x *mat.Dense, y []float64) (predictor, error) {
-		m, _, err := fitSGD(p, x, y)
+	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
+		m, _, err := fitSGD(ctx, p, x, y)
 		if err != nil {
 			return nil, err
 		}
@@ -92,9 +93,10 @@ func (p sgdParams) fitter() fitter {
 // the fit fails if a weight overflowed; an epoch whose loss sum is not below
 // best_loss − tol·n counts towards n_iter_no_change, any other resets the
 // count, and 5 in a row stop the fit (else max_iter epochs). It also returns
-// the number of epochs run, scikit-learn's n_iter_.
-func fitSGD(p sgdParams, x *mat.Dense, y []float64) (linearModel, int, error) {
-	fits, err := fitSGDTogether([]sgdParams{p}, x, y)
+// the number of epochs run, scikit-learn's n_iter_. Once ctx is done it
+// returns stopCause(ctx) after the current epoch.
+func fitSGD(ctx context.Context, p sgdParams, x *mat.Dense, y []float64) (linearModel, int, error) {
+	fits, err := fitSGDTogether(ctx, []sgdParams{p}, x, y)
 	if err != nil {
 		return linearModel{}, 0, err
 	}
@@ -113,8 +115,9 @@ type sgdFit struct {
 // the same order, and each fit's arithmetic is exactly that of fitting it
 // alone. Interleaving independent fits lets the processor overlap their
 // dependency chains. The error is for input no fit can use; a fit that
-// overflows carries its own.
-func fitSGDTogether(ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error) {
+// overflows carries its own; a stopped ctx ends every fit with
+// stopCause(ctx) as the error (checked once per epoch).
+func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error) {
 	rows, cols := x.Dims()
 	if rows < 1 {
 		return nil, fmt.Errorf("%w: SGD on no rows", errNotFittable)
@@ -163,6 +166,9 @@ func fitSGDTogether(ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error)
 	t := 1.0
 	active := len(ps)
 	for epoch := 1; epoch <= maxIter && active > 0; epoch++ {
+		if err := stopCause(ctx); err != nil {
+			return nil, err
+		}
 		shuffleIndices(order, shuffler)
 		for m := range states {
 			states[m].sumLoss = 0
@@ -233,12 +239,12 @@ func fitSGDTogether(ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error)
 
 // sgdGroupFit fits the SGD candidates of one group together (the spec's
 // fitGroup); a candidate that overflows gets a nil model.
-func sgdGroupFit(cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+func sgdGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
 	ps := make([]sgdParams, len(cands))
 	for i, c := range cands {
 		ps[i] = sgdParamsOf(c)
 	}
-	fits, err := fitSGDTogether(ps, x, y)
+	fits, err := fitSGDTogether(ctx, ps, x, y)
 	if err != nil {
 		return nil, err
 	}

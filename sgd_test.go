@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -49,7 +50,7 @@ func sgdProblem(n int) (*mat.Dense, []float64) {
 
 func TestSGDRecoversALinearFunction(t *testing.T) {
 	x, y := sgdProblem(200)
-	lm, _, err := fitSGD(sgdParams{alpha: 1e-4, eta0: 0.01, l1Ratio: 0.15, maxIter: 1000}, x, y)
+	lm, _, err := fitSGD(context.Background(), sgdParams{alpha: 1e-4, eta0: 0.01, l1Ratio: 0.15, maxIter: 1000}, x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestSGDIgnoresL1RatioWithL2Penalty(t *testing.T) {
 	x, y := sgdProblem(50)
 	var first linearModel
 	for i, l1 := range []float64{0.5, 0.7, 0.8, 1} {
-		m, err := sgdParams{alpha: 1e-3, eta0: 1e-3, l1Ratio: l1, maxIter: 1000}.fitter()(x, y)
+		m, err := sgdParams{alpha: 1e-3, eta0: 1e-3, l1Ratio: l1, maxIter: 1000}.fitter()(context.Background(), x, y)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,11 +81,11 @@ func TestSGDIgnoresL1RatioWithL2Penalty(t *testing.T) {
 
 func TestSGDStrongPenaltyShrinksWeights(t *testing.T) {
 	x, y := sgdProblem(100)
-	weak, err := sgdParams{alpha: 1e-4, eta0: 0.01, maxIter: 1000}.fitter()(x, y)
+	weak, err := sgdParams{alpha: 1e-4, eta0: 0.01, maxIter: 1000}.fitter()(context.Background(), x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
-	strong, err := sgdParams{alpha: 1, eta0: 0.01, maxIter: 1000}.fitter()(x, y)
+	strong, err := sgdParams{alpha: 1, eta0: 0.01, maxIter: 1000}.fitter()(context.Background(), x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +105,7 @@ func TestSGDInterceptFollowsTheInvscalingSchedule(t *testing.T) {
 	for i := range y {
 		y[i] = c
 	}
-	m, epochs, err := fitSGD(sgdParams{alpha: 0.1, eta0: eta0, maxIter: 3}, x, y)
+	m, epochs, err := fitSGD(context.Background(), sgdParams{alpha: 0.1, eta0: eta0, maxIter: 3}, x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +130,7 @@ func TestSGDStopsAfterFiveEpochsWithoutImprovement(t *testing.T) {
 	// y = 0 is fitted from the start: every epoch's loss is 0, the first sets
 	// best_loss and the next 5 do not improve on it by tol·n.
 	x, _ := sgdProblem(20)
-	_, epochs, err := fitSGD(sgdParams{alpha: 1e-4, eta0: 1e-3, maxIter: 1000}, x, make([]float64, 20))
+	_, epochs, err := fitSGD(context.Background(), sgdParams{alpha: 1e-4, eta0: 1e-3, maxIter: 1000}, x, make([]float64, 20))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestSGDRunsToMaxIterOnCalibrationData(t *testing.T) {
 		train, _ := trainTestSplit(len(s.rows))
 		x, y := axisDesign(s.rows, train, false)
 		xp := polyFeatures2(fitStandardScaler(x).transform(x))
-		_, epochs, err := fitSGD(sgdParams{alpha: 1e-4, eta0: 1e-3, maxIter: 1000}, xp, y)
+		_, epochs, err := fitSGD(context.Background(), sgdParams{alpha: 1e-4, eta0: 1e-3, maxIter: 1000}, xp, y)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,10 +167,10 @@ func TestSGDRejectsOverflowAndBadData(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		x.Set(i, 1, x.At(i, 1)*1e300)
 	}
-	if _, _, err := fitSGD(sgdParams{alpha: 1e-4, eta0: 1, maxIter: 1000}, x, y); !errors.Is(err, errNotFittable) {
+	if _, _, err := fitSGD(context.Background(), sgdParams{alpha: 1e-4, eta0: 1, maxIter: 1000}, x, y); !errors.Is(err, errNotFittable) {
 		t.Errorf("overflowing fit: error %v, want errNotFittable", err)
 	}
-	if _, _, err := fitSGD(sgdParams{alpha: 1e-4, eta0: 1e-3, maxIter: 10}, mat.NewDense(1, 1, []float64{math.NaN()}), []float64{1}); !errors.Is(err, errNotFittable) {
+	if _, _, err := fitSGD(context.Background(), sgdParams{alpha: 1e-4, eta0: 1e-3, maxIter: 10}, mat.NewDense(1, 1, []float64{math.NaN()}), []float64{1}); !errors.Is(err, errNotFittable) {
 		t.Errorf("NaN feature: error %v, want errNotFittable", err)
 	}
 }

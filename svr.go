@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -158,14 +159,20 @@ func svrMaxIter(l int) int {
 // fit is scikit-learn's SVR.fit (libsvm solve_epsilon_svr): the kernel
 // matrix on the rows of x, the 2l-variable dual solved to libsvm's stopping
 // rule, then the support vectors (coef = alpha − alpha* ≠ 0) in row order.
-func (cfg svrConfig) fit(x *mat.Dense, y []float64) (predictor, error) {
+func (cfg svrConfig) fit(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
 	if err := checkSVRInput(x, y); err != nil {
 		return nil, err
 	}
 	exp := newExpTable()
 	cols := splitColumns(x)
-	s := newSVRDual(rbfKernelMatrix(x, cols, cfg.gamma, exp), y, cfg)
-	s.solve()
+	k, err := rbfKernelMatrix(ctx, x, cols, cfg.gamma, exp)
+	if err != nil {
+		return nil, err
+	}
+	s := newSVRDual(k, y, cfg)
+	if err := s.solve(ctx); err != nil {
+		return nil, err
+	}
 	return s.model(x, cols, cfg.gamma, exp), nil
 }
 
@@ -248,14 +255,20 @@ func (t *expTable) apply(v []float64) {
 // All rows are computed at once (nearly every row is a support vector
 // here), the lower triangle mirrored into the upper one. Columns that are
 // the same in every row (the polynomial step's bias) add nothing to the
-// distances and are skipped.
-func rbfKernelMatrix(x *mat.Dense, cols svrColumns, gamma float64, exp *expTable) svrKernel {
+// distances and are skipped. Once ctx is done it returns stopCause(ctx)
+// (checked every 64 rows).
+func rbfKernelMatrix(ctx context.Context, x *mat.Dense, cols svrColumns, gamma float64, exp *expTable) (svrKernel, error) {
 	n, _ := x.Dims()
 	byCol := byColumn(x, cols.varying, nil)
 	k := svrKernel{n: n, data: make([]float32, n*n)}
 	arg := make([]float64, n)
 	point := make([]float64, len(cols.varying))
 	for i := 0; i < n; i++ {
+		if i%64 == 0 {
+			if err := stopCause(ctx); err != nil {
+				return svrKernel{}, err
+			}
+		}
 		for c := range point {
 			point[c] = byCol[c*n+i]
 		}
@@ -281,7 +294,7 @@ func rbfKernelMatrix(x *mat.Dense, cols svrColumns, gamma float64, exp *expTable
 			}
 		}
 	}
-	return k
+	return k, nil
 }
 
 // svrKernel is an n×n kernel matrix, row-major, in single precision as
@@ -443,13 +456,23 @@ const (
 	svrOverRelax = 1.4
 )
 
+// svrCheckEvery is how many SMO steps pass between checks of the fit's ctx
+// (a step costs O(active rows): about 10 ms for 1024 steps on 16,000 rows).
+const svrCheckEvery = 1024
+
 // solve runs Solver::Solve's loop (shrinking, the gradient reconstructed
-// before the final check) with the Newton steps, then sets rho.
-func (s *svrDual) solve() {
+// before the final check) with the Newton steps, then sets rho. Once ctx
+// is done it returns stopCause(ctx), leaving the dual unsolved.
+func (s *svrDual) solve(ctx context.Context) error {
 	maxIter := svrMaxIter(2 * s.n)
 	counter := svrShrinkEvery + 1
 	haveGmax := false
 	for {
+		if s.iter%svrCheckEvery == 0 {
+			if err := stopCause(ctx); err != nil {
+				return err
+			}
+		}
 		if s.iter >= maxIter {
 			s.timedOut = true
 			break
@@ -479,6 +502,7 @@ func (s *svrDual) solve() {
 		haveGmax = true
 	}
 	s.rho = s.calculateRho()
+	return nil
 }
 
 // selectWorkingSet is libsvm's WSS3 over the active positions: i maximises
@@ -1166,7 +1190,7 @@ func (s *svrDual) raiseC(c float64, scale bool) {
 // one kernel matrix, and each C starts from the previous solution scaled by
 // C/C_prev (alpha seeding: feasible, the bounded variables stay bounded),
 // then is solved to the same stopping rule as a fit of its own.
-func svrGroupFit(cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
 	cfgs := make([]svrConfig, len(cands))
 	for i, c := range cands {
 		cfg, err := svrConfigOf(c)
@@ -1183,13 +1207,19 @@ func svrGroupFit(cands []candidate, x *mat.Dense, y []float64) ([]predictor, err
 	}
 	exp := newExpTable()
 	cols := splitColumns(x)
-	s := newSVRDual(rbfKernelMatrix(x, cols, cfgs[0].gamma, exp), y, cfgs[0])
+	k, err := rbfKernelMatrix(ctx, x, cols, cfgs[0].gamma, exp)
+	if err != nil {
+		return nil, err
+	}
+	s := newSVRDual(k, y, cfgs[0])
 	out := make([]predictor, len(cfgs))
 	for i, cfg := range cfgs {
 		if i > 0 {
 			s.raiseC(cfg.c, true)
 		}
-		s.solve()
+		if err := s.solve(ctx); err != nil {
+			return nil, err
+		}
 		out[i] = s.model(x, cols, cfg.gamma, exp)
 	}
 	return out, nil

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"math"
 	"slices"
 	"sync"
@@ -52,8 +53,8 @@ func TestSVRKKT(t *testing.T) {
 		{c: 2000, gamma: 0.1, epsilon: 0.1, tol: 1e-3},
 		{c: 2000, gamma: 5, epsilon: 0.1, tol: 1e-3},
 	} {
-		s := newSVRDual(rbfKernelMatrix(x, splitColumns(x), cfg.gamma, newExpTable()), y, cfg)
-		s.solve()
+		s := newSVRDual(mustKernel(t, x, splitColumns(x), cfg.gamma, newExpTable()), y, cfg)
+		mustSolve(t, s)
 		if s.timedOut {
 			t.Fatalf("C=%g gamma=%g: no convergence in %d iterations", cfg.c, cfg.gamma, s.iter)
 		}
@@ -81,7 +82,7 @@ func TestSVRKKT(t *testing.T) {
 		if upMax+lowMax >= cfg.tol {
 			t.Errorf("C=%g gamma=%g: maximal violation %g, tolerance %g", cfg.c, cfg.gamma, upMax+lowMax, cfg.tol)
 		}
-		m, err := cfg.fit(x, y)
+		m, err := cfg.fit(context.Background(), x, y)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +121,7 @@ func TestSVRKKT(t *testing.T) {
 // point between training points is predicted as well.
 func TestSVRLearnsLinear(t *testing.T) {
 	x, y := svrToyProblem(30, func(a float64) float64 { return 5*a - 2 })
-	m, err := svrConfig{c: 1000, gamma: 0.5, epsilon: 0.1, tol: 1e-3}.fit(x, y)
+	m, err := svrConfig{c: 1000, gamma: 0.5, epsilon: 0.1, tol: 1e-3}.fit(context.Background(), x, y)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,13 +143,13 @@ func TestSVRLearnsLinear(t *testing.T) {
 // TestSVRBadData checks that unusable inputs are refused, not panicked on.
 func TestSVRBadData(t *testing.T) {
 	cfg := svrConfig{c: 1, gamma: 1, epsilon: 0.1, tol: 1e-3}
-	if _, err := cfg.fit(mat.NewDense(1, 1, []float64{math.NaN()}), []float64{1}); err == nil {
+	if _, err := cfg.fit(context.Background(), mat.NewDense(1, 1, []float64{math.NaN()}), []float64{1}); err == nil {
 		t.Error("NaN feature accepted")
 	}
-	if _, err := cfg.fit(mat.NewDense(2, 1, []float64{1, 2}), []float64{1, math.Inf(1)}); err == nil {
+	if _, err := cfg.fit(context.Background(), mat.NewDense(2, 1, []float64{1, 2}), []float64{1, math.Inf(1)}); err == nil {
 		t.Error("infinite target accepted")
 	}
-	m, err := cfg.fit(mat.NewDense(1, 1, []float64{1}), []float64{7})
+	m, err := cfg.fit(context.Background(), mat.NewDense(1, 1, []float64{1}), []float64{7})
 	if err != nil {
 		t.Fatalf("single row: %v", err)
 	}
@@ -230,10 +231,10 @@ func TestSVRMatchesLibsvmPort(t *testing.T) {
 					ref := newRefSVRSolver(newRefRBFKernel(xs[p], g), ys[p], cfg)
 					ref.solve()
 					cols := splitColumns(xs[p])
-					k := rbfKernelMatrix(xs[p], cols, g, newExpTable())
+					k := mustKernel(t, xs[p], cols, g, newExpTable())
 					kernel := slices.Clone(k.data)
 					dual := newSVRDual(k, ys[p], cfg)
-					dual.solve()
+					mustSolve(t, dual)
 					if ref.timedOut || dual.timedOut {
 						t.Fatalf("%s C=%g gamma=%g: no convergence", s.g.Session, c, g)
 					}
@@ -345,7 +346,7 @@ func TestSVRKernelMatrix(t *testing.T) {
 	}
 	n, _ := x.Dims()
 	for _, gamma := range []float64{0.1, 5} {
-		k := rbfKernelMatrix(x, splitColumns(x), gamma, newExpTable())
+		k := mustKernel(t, x, splitColumns(x), gamma, newExpTable())
 		for i := 0; i < n; i++ {
 			for j := 0; j < n; j++ {
 				got := float64(k.row(i)[j])
@@ -380,7 +381,7 @@ func TestSVRCholeskyUpdates(t *testing.T) {
 	}
 	n, _ := x.Dims()
 	// gamma 5 keeps K_FF well conditioned, so no row is left out.
-	s := newSVRDual(rbfKernelMatrix(x, splitColumns(x), 5, newExpTable()), y, svrConfig{c: 1, gamma: 5, epsilon: 0.1, tol: 1e-3})
+	s := newSVRDual(mustKernel(t, x, splitColumns(x), 5, newExpTable()), y, svrConfig{c: 1, gamma: 5, epsilon: 0.1, tol: 1e-3})
 	ws := &s.ws
 	ws.slot = make([]int, n)
 	for q := range ws.slot {
@@ -458,7 +459,7 @@ func TestSVRConcurrentFitsAgree(t *testing.T) {
 	predictAll := func() [][]float64 {
 		var out [][]float64
 		for _, c := range cands {
-			m, err := spec.grid[c].fit(xs[0], ys[0])
+			m, err := spec.grid[c].fit(context.Background(), xs[0], ys[0])
 			if err != nil {
 				t.Error(err)
 				return nil
@@ -953,4 +954,22 @@ func svrDot(a, b []float64) float64 {
 		s += float64(v * b[i])
 	}
 	return s
+}
+
+// mustKernel is rbfKernelMatrix without a deadline.
+func mustKernel(t testing.TB, x *mat.Dense, cols svrColumns, gamma float64, exp *expTable) svrKernel {
+	t.Helper()
+	k, err := rbfKernelMatrix(context.Background(), x, cols, gamma, exp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// mustSolve solves s without a deadline.
+func mustSolve(t testing.TB, s *svrDual) {
+	t.Helper()
+	if err := s.solve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
