@@ -363,11 +363,8 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 	if err := decodeFormJSON(raw, "file_name", "a string", &name); err != nil {
 		return req, err
 	}
-	if len(name) > lim.maxIDLength {
-		return req, badField("file_name", "is longer than %d characters", lim.maxIDLength)
-	}
-	if req.id, err = sanitizeID(name); err != nil {
-		return req, badField("file_name", "%v", err)
+	if req.id, err = decodeID("file_name", name, lim); err != nil {
+		return req, err
 	}
 
 	// model
@@ -461,13 +458,16 @@ func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLi
 		if err := decodeFormJSON(raw, f.name, "a string or null", &v); err != nil {
 			return req, err
 		}
-		switch v.(type) {
-		case nil, string, float64:
+		text := string(raw) // a number counts as the text it was sent as
+		switch v := v.(type) {
+		case nil, float64:
+		case string:
+			text = v
 		default:
 			return req, badField(f.name, "must be a string or null")
 		}
-		if len(raw) > lim.maxStringLen {
-			return req, badField(f.name, "is longer than %d characters", lim.maxStringLen)
+		if err := checkStringLength(f.name, text, lim.maxStringLen); err != nil {
+			return req, err
 		}
 		*f.dst = raw
 	}
@@ -551,26 +551,38 @@ func encodeCalibResponse(rep calibReport) []byte {
 }
 
 // handleCalibValidation serves POST /api/session/calib_validation: validate,
-// store the calibration (replacing the id's older one), fit and report, and
-// notify RUXAILAB when asked.
-func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *webhookNotifier, work *workShedder, specs map[string]modelSpec, lim inputLimits, log *slog.Logger) http.Handler {
+// admit by estimated cost, store the calibration (replacing the id's older
+// one), fit and report, and notify RUXAILAB when asked.
+func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *webhookNotifier, work *admission, specs map[string]modelSpec, lim inputLimits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decodeCalibRequest(r, specs, lim)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		// A shed request (503) changes nothing. Otherwise the calibration is
-		// committed to the store (synced to disk) while the model is fitted;
-		// the answer waits for both, so a 200 means it survives a crash.
-		release, ok := work.acquireOrShed(w, r, log)
-		if !ok {
+		rows := len(req.cal.Fixed)
+		cost := estimateFitCost(req.spec.name, rows, req.k)
+		if err := work.checkBudget(req.spec.name, rows, req.k, cost); err != nil {
+			writeError(w, r, log, err)
 			return
+		}
+		work.extendWriteDeadline(w)
+		// A refused request (429, 503) changes nothing. Otherwise the
+		// calibration is committed to the store (synced to disk) while the
+		// model is fitted; the answer waits for both, so a 200 means it
+		// survives a crash.
+		j, err := work.admit(r, cost)
+		if err != nil {
+			writeError(w, r, log, work.stopError(err, "the calibration"))
+			return
+		}
+		if req.fromRuxailab {
+			hook.warnIfOff()
 		}
 		saved := make(chan error, 1)
 		go func() { saved <- store.Save(req.id, req.cal) }()
-		rep, err := evaluateCalibrationWith(r.Context(), req.spec, req.cal.Fixed, req.k, 0, work.borrow)
-		release()
+		rep, err := evaluateCalibrationWith(j.ctx, req.spec, req.cal.Fixed, req.k, 0, j.borrow)
+		j.done()
 		if saveErr := <-saved; saveErr != nil {
 			writeError(w, r, log, storeError("", saveErr))
 			return
@@ -580,7 +592,7 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 			if errors.Is(err, errNotFittable) {
 				err = badField("fixed_circle_iris_points", "model %q cannot be fitted on these samples: %v (the calibration was stored)", req.spec.name, err)
 			}
-			writeError(w, r, log, err)
+			writeError(w, r, log, work.stopError(err, fmt.Sprintf("the fit of %q on %d rows (the calibration was stored)", req.spec.name, rows)))
 			return
 		}
 		writeJSONBytes(w, http.StatusOK, encodeCalibResponse(rep))

@@ -46,7 +46,7 @@ type testServer struct {
 	limiter *rateLimiter
 	clock   *testClock
 	store   *fileStore
-	work    *workShedder
+	work    *admission
 	cfg     config
 }
 
@@ -73,7 +73,7 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
-	work := newWorkShedder(cfg.rateLimit.maxConcurrentWork, cfg.rateLimit.maxWaiting, cfg.rateLimit.workWait)
+	work := newAdmission(cfg.work, cfg.rateLimit.identity, nil)
 	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log}
 	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: store, work: work, cfg: cfg}
 }
@@ -580,6 +580,8 @@ func (m *memStore) Load(id string) (calibration, error) {
 	}
 	return c, nil
 }
+
+func (m *memStore) MaxIDLength() int { return 1 << 16 }
 
 func (m *memStore) Version(id string) (string, error) {
 	m.mu.Lock()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,9 +17,11 @@ import (
 // message and, when one field is at fault, its name (with the sample index
 // for arrays, e.g. "iris_tracking_data[3].left_iris_x").
 type apiError struct {
-	Status  int
-	Message string
-	Field   string
+	Status     int
+	Message    string
+	Field      string
+	RetryAfter int   // seconds; sets Retry-After when positive
+	Cause      error // logged, never sent: what went wrong inside, paths included
 }
 
 func (e *apiError) Error() string {
@@ -58,16 +61,22 @@ type errorBody struct {
 	Field string `json:"field,omitempty"`
 }
 
-// writeError answers err: an apiError with its own status, anything else
-// with 500 and a log line (the client sees no internals).
+// writeError answers err: an apiError with its own status (and
+// Retry-After), anything else with 500 and a log line. The client sees no
+// internals: a 5xx message is a fixed sentence, its cause goes to the log.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		switch {
 		case ae == errOverloaded: // expected under load; a log line each would flood the log
 			log.Debug("request shed", "method", r.Method, "path", r.URL.Path)
+		case errors.Is(ae.Cause, context.Canceled):
+			log.Info("client left; its computation was stopped", "method", r.Method, "path", r.URL.Path)
 		case ae.Status >= 500:
-			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "err", err)
+			log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", ae.Status, "err", ae.Error(), "cause", ae.Cause)
+		}
+		if ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ae.RetryAfter))
 		}
 		writeJSON(w, ae.Status, errorBody{Error: ae.Message, Field: ae.Field})
 		return
@@ -122,15 +131,27 @@ func (p corsPolicy) allowOrigin(origin string) string {
 	return ""
 }
 
-// withCORS sets the CORS headers on every response, errors and 429s included.
+// variesByOrigin reports whether the answers' headers depend on the
+// request's Origin: with any list of origins they do (allowed or not), with
+// "*" alone they never do.
+func (p corsPolicy) variesByOrigin() bool {
+	return !(len(p.origins) == 1 && p.origins[0] == "*")
+}
+
+// withCORS sets the CORS headers on every response to an allowed origin,
+// errors and 429s included, and Vary: Origin on every response whose
+// headers depend on the Origin (allowed, refused or absent), so that a
+// shared cache never serves one origin's answer to another.
 func withCORS(p corsPolicy, next http.Handler) http.Handler {
+	varies := p.variesByOrigin()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if varies {
+			h.Add("Vary", "Origin")
+		}
 		if v := p.allowOrigin(r.Header.Get("Origin")); v != "" {
-			w.Header().Set("Access-Control-Allow-Origin", v)
-			if v != "*" {
-				w.Header().Add("Vary", "Origin")
-			}
-			w.Header().Set("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit-Policy, RateLimit")
+			h.Set("Access-Control-Allow-Origin", v)
+			h.Set("Access-Control-Expose-Headers", "Retry-After, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, RateLimit-Policy, RateLimit")
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -142,6 +163,7 @@ func handlePreflight(methods string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Methods", methods)
+		h.Add("Vary", "Access-Control-Request-Headers") // echoed below
 		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
 			h.Set("Access-Control-Allow-Headers", req)
 		}

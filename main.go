@@ -42,6 +42,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	limits          inputLimits
 	rateLimit       rateLimitConfig
+	work            workConfig
 }
 
 // loadConfig reads flags, falling back to the environment, then to the
@@ -73,6 +74,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	maxString := fs.String("max-string-length", env("MAX_STRING_LENGTH", strconv.Itoa(c.limits.maxStringLen)), "characters in file_name, calib_id, model, user_id and study_id (MAX_STRING_LENGTH)")
 	maxScreen := fs.String("max-screen-px", env("MAX_SCREEN_PX", strconv.FormatFloat(c.limits.maxScreenPx, 'f', -1, 64)), "largest screen_width/screen_height accepted, in CSS pixels (MAX_SCREEN_PX)")
 	rl := registerRateLimitFlags(fs, env)
+	wf := registerWorkFlags(fs, env)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			var usage strings.Builder
@@ -117,6 +119,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
 	}
 	if c.rateLimit, err = rl.parse(); err != nil {
+		return c, err
+	}
+	if c.work, err = wf.parse(); err != nil {
 		return c, err
 	}
 	return c, nil
@@ -166,11 +171,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer store.Close() // on early returns; idempotent
 	hook := newWebhookNotifier(cfg.functionsURL, log)
+	// stopping ends when shutdown stops waiting for running computations.
+	stopping, stopWork := context.WithCancelCause(context.Background())
+	defer stopWork(nil)
 	deps := serverDeps{
 		store:   store,
 		hook:    hook,
 		limiter: newRateLimiter(cfg.rateLimit, nil, log),
-		work:    newWorkShedder(cfg.rateLimit.maxConcurrentWork, cfg.rateLimit.maxWaiting, cfg.rateLimit.workWait),
+		work:    newAdmission(cfg.work, cfg.rateLimit.identity, stopping),
 		log:     log,
 	}
 	go deps.limiter.runJanitor(ctx)
@@ -207,6 +215,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	shutdownErr := srv.Shutdown(sctx)
+	if shutdownErr != nil {
+		// Requests still running: their computations are cancelled, and
+		// each answers 503 with Retry-After before its connection closes.
+		log.Warn("shutdown timeout reached; cancelling running computations", "timeout", cfg.shutdownTimeout.String())
+		stopWork(errShuttingDown)
+		gctx, gcancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer gcancel()
+		if err := srv.Shutdown(gctx); err == nil {
+			shutdownErr = nil
+		} else {
+			srv.Close()
+		}
+	}
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second) // webhooks get their own short deadline
 	defer hcancel()
 	if err := hook.Close(hctx); err != nil {
@@ -225,12 +246,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// shutdownGrace is how long cancelled computations get to write their 503
+// after SHUTDOWN_TIMEOUT, before the remaining connections are closed.
+const shutdownGrace = 5 * time.Second
+
 // serverDeps are the long-lived parts the handlers share.
 type serverDeps struct {
 	store   calibrationStore
 	hook    *webhookNotifier
 	limiter *rateLimiter
-	work    *workShedder
+	work    *admission
 	log     *slog.Logger
 }
 
@@ -245,6 +270,7 @@ func newServer(cfg config, d serverDeps) http.Handler {
 func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	specs := modelSpecs()
 	cache := newGazeModelCache(1024)
+	cfg.limits.storeIDLength = d.store.MaxIDLength()
 	store, hook, limiter, work, log := d.store, d.hook, d.limiter, d.work, d.log
 	body := func(h http.Handler) http.Handler { return limitBody(cfg.maxBodyBytes, h) }
 

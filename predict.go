@@ -1,8 +1,8 @@
 package main
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -360,11 +360,8 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 	if rawID == "" {
 		return p, badField("calib_id", "must not be empty")
 	}
-	if len(rawID) > lim.maxIDLength {
-		return p, badField("calib_id", "is longer than %d characters", lim.maxIDLength)
-	}
-	if p.id, err = sanitizeID(rawID); err != nil {
-		return p, badField("calib_id", "%v", err)
+	if p.id, err = decodeID("calib_id", rawID, lim); err != nil {
+		return p, err
 	}
 	if p.width, err = parseScreenSize("screen_width", req.ScreenWidth, lim.maxScreenPx); err != nil {
 		return p, err
@@ -430,25 +427,26 @@ func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
 }
 
 // handleBatchPredict serves POST /api/session/batch_predict.
-func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *workShedder, lim inputLimits, log *slog.Logger) http.Handler {
+func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *admission, lim inputLimits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := decodeBatchRequest(r, lim)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
-		release, ok := work.acquireOrShed(w, r, log)
-		if !ok {
+		j, err := work.admit(r, 0) // light: a ridge fit at most, then a linear map
+		if err != nil {
+			writeError(w, r, log, work.stopError(err, "the prediction"))
 			return
 		}
 		model, err := gazeModelFor(store, cache, p.id, p.width, p.height)
 		if err != nil {
-			release()
+			j.done()
 			writeError(w, r, log, err)
 			return
 		}
 		xs, ys := model.predict(p.samples)
-		release()
+		j.done()
 		writeJSONBytes(w, http.StatusOK, encodeBatchResponse(p, xs, ys))
 	})
 }

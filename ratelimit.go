@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -458,21 +457,18 @@ func (w *fixedWindow) reset() {
 
 // rateLimitConfig is the limiter's configuration (the RATELIMIT_* names).
 type rateLimitConfig struct {
-	enabled           bool
-	dryRun            bool
-	calib             []rateLimit
-	predict           []rateLimit
-	defaults          []rateLimit
-	identity          clientIdentity
-	maxClients        int
-	maxConcurrentWork int
-	workWait          time.Duration
-	maxWaiting        int
+	enabled    bool
+	dryRun     bool
+	calib      []rateLimit
+	predict    []rateLimit
+	defaults   []rateLimit
+	identity   clientIdentity
+	maxClients int
 }
 
 // rateLimitFlags holds the raw flag values until parse.
 type rateLimitFlags struct {
-	enabled, dryRun, calib, predict, defaults, storage, trusted, ipv6, maxClients, work, wait *string
+	enabled, dryRun, calib, predict, defaults, storage, trusted, ipv6, maxClients *string
 }
 
 func registerRateLimitFlags(fs *flag.FlagSet, env func(name, def string) string) *rateLimitFlags {
@@ -486,8 +482,6 @@ func registerRateLimitFlags(fs *flag.FlagSet, env func(name, def string) string)
 		trusted:    fs.String("ratelimit-trusted-proxies", env("RATELIMIT_TRUSTED_PROXIES", ""), "comma-separated proxy CIDRs whose X-Forwarded-For is believed (RATELIMIT_TRUSTED_PROXIES)"),
 		ipv6:       fs.String("ratelimit-ipv6-prefix", env("RATELIMIT_IPV6_PREFIX", "64"), "IPv6 clients are grouped by this prefix length (RATELIMIT_IPV6_PREFIX)"),
 		maxClients: fs.String("ratelimit-max-clients", env("RATELIMIT_MAX_CLIENTS", "1000000"), "tracked clients per limit (RATELIMIT_MAX_CLIENTS)"),
-		work:       fs.String("max-concurrent-work", env("MAX_CONCURRENT_WORK", strconv.Itoa(runtime.NumCPU())), "calib_validation and batch_predict computations at once (MAX_CONCURRENT_WORK)"),
-		wait:       fs.String("work-wait", env("WORK_WAIT", "250ms"), "how long a computation may wait for a free slot before 503 (WORK_WAIT)"),
 	}
 }
 
@@ -543,13 +537,6 @@ func (f *rateLimitFlags) parse() (rateLimitConfig, error) {
 	if c.maxClients, err = strconv.Atoi(strings.TrimSpace(*f.maxClients)); err != nil || c.maxClients < 1 {
 		return c, fmt.Errorf("RATELIMIT_MAX_CLIENTS %q: want a positive whole number", *f.maxClients)
 	}
-	if c.maxConcurrentWork, err = strconv.Atoi(strings.TrimSpace(*f.work)); err != nil || c.maxConcurrentWork < 1 {
-		return c, fmt.Errorf("MAX_CONCURRENT_WORK %q: want a positive whole number", *f.work)
-	}
-	if c.workWait, err = time.ParseDuration(strings.TrimSpace(*f.wait)); err != nil || c.workWait < 0 {
-		return c, fmt.Errorf("WORK_WAIT %q: want a duration such as 250ms", *f.wait)
-	}
-	c.maxWaiting = 4 * c.maxConcurrentWork
 	return c, nil
 }
 
@@ -763,73 +750,4 @@ func setRateHeaders(h http.Header, rl *routeLimits, st []windowState, current in
 	h["X-Ratelimit-Reset"] = hv.vals[1:2:2]
 	h["Ratelimit-Policy"] = rl.policy
 	h["Ratelimit"] = hv.vals[2:3:3]
-}
-
-// workShedder caps concurrent model computations (calib_validation and
-// batch_predict). A request waits at most wait for a slot, and at most
-// maxWaiting requests wait at once; beyond either, it is shed with 503 and
-// Retry-After, so many clients each under their own rate limit cannot queue
-// unbounded CPU work.
-type workShedder struct {
-	slots   chan struct{}
-	waiting chan struct{}
-	wait    time.Duration
-}
-
-func newWorkShedder(concurrent, maxWaiting int, wait time.Duration) *workShedder {
-	return &workShedder{slots: make(chan struct{}, concurrent), waiting: make(chan struct{}, max(maxWaiting, 0)+1), wait: wait}
-}
-
-// errOverloaded is the 503 a shed request gets.
-var errOverloaded = &apiError{Status: http.StatusServiceUnavailable, Message: "the server is busy with other calibrations; retry shortly"}
-
-// acquire takes a slot, waiting at most the configured time; release it
-// when the work is done.
-func (s *workShedder) acquire(r *http.Request) (release func(), err error) {
-	select {
-	case s.slots <- struct{}{}:
-		return s.release, nil
-	default:
-	}
-	select {
-	case s.waiting <- struct{}{}:
-	default:
-		return nil, errOverloaded
-	}
-	defer func() { <-s.waiting }()
-	t := time.NewTimer(s.wait)
-	defer t.Stop()
-	select {
-	case s.slots <- struct{}{}:
-		return s.release, nil
-	case <-t.C:
-		return nil, errOverloaded
-	case <-r.Context().Done():
-		return nil, errOverloaded
-	}
-}
-
-func (s *workShedder) release() { <-s.slots }
-
-// acquireOrShed takes a slot, or answers the 503 itself (with Retry-After)
-// and reports false.
-func (s *workShedder) acquireOrShed(w http.ResponseWriter, r *http.Request, log *slog.Logger) (release func(), ok bool) {
-	release, err := s.acquire(r)
-	if err != nil {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, r, log, err)
-		return nil, false
-	}
-	return release, true
-}
-
-// borrow takes a free slot without waiting, for a computation that already
-// holds one and could use another core (a borrower).
-func (s *workShedder) borrow() (func(), bool) {
-	select {
-	case s.slots <- struct{}{}:
-		return s.release, true
-	default:
-		return nil, false
-	}
 }

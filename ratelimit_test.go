@@ -505,10 +505,9 @@ func TestShedding(t *testing.T) {
 	if rec := s.do(calibRequestOf(t, exampleCalibFields(t)), ""); rec.Code != 200 {
 		t.Fatal(rec.Body)
 	}
-	hold := httptest.NewRequest("GET", "/", nil)
 	var releases []func()
 	for i := 0; i < 2; i++ {
-		rel, err := s.work.acquire(hold)
+		rel, err := s.work.light.acquire(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -557,15 +556,15 @@ func TestShedding(t *testing.T) {
 // refused at once.
 func TestShedderBoundsWaiting(t *testing.T) {
 	w := newWorkShedder(1, 2, time.Hour)
-	r := httptest.NewRequest("GET", "/", nil)
-	release, err := w.acquire(r)
+	ctx := t.Context()
+	release, err := w.acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	results := make(chan error, 10)
 	for i := 0; i < 10; i++ {
 		go func() {
-			rel, err := w.acquire(r)
+			rel, err := w.acquire(ctx)
 			if err == nil {
 				rel()
 			}

@@ -415,7 +415,7 @@ func TestLoadConfig(t *testing.T) {
 		{"environment", nil, map[string]string{"CALIBRATION_STORE": "/srv/cal", "FUNCTIONS_ENDPOINT_URL": "https://fn.example", "CORS_ORIGINS": "https://a.example", "LOG_FORMAT": "json", "RATELIMIT_DRY_RUN": "yes", "RATELIMIT_TRUSTED_PROXIES": "10.0.0.0/8,::1", "RATELIMIT_IPV6_PREFIX": "48", "RATELIMIT_MAX_CLIENTS": "5000", "MAX_CONCURRENT_WORK": "3", "WORK_WAIT": "1s"}, func(c config) bool {
 			return c.storeDir == "/srv/cal" && c.functionsURL == "https://fn.example" && c.corsOrigins == "https://a.example" && c.logFormat == "json" &&
 				c.rateLimit.dryRun && len(c.rateLimit.identity.trusted) == 2 && c.rateLimit.identity.ipv6Prefix == 48 && c.rateLimit.maxClients == 5000 &&
-				c.rateLimit.maxConcurrentWork == 3 && c.rateLimit.workWait == time.Second
+				c.work.lightSlots == 3 && c.work.lightWait == time.Second
 		}},
 	}
 	for _, tc := range tests {

@@ -57,10 +57,12 @@ var (
 // Temporary files of crashed writes are removed at start.
 type fileStore struct {
 	dir   string
+	maxID int // longest id whose files the folder's file system can name
 	log   *slog.Logger
 	locks sync.Map // id → *sync.Mutex; serialises direct (journal-less) saves of an id
 
 	journal  *os.File   // nil: no journal, saves write their files directly
+	refusing error      // when set, every save fails with it (the journal could not be replayed)
 	appendMu sync.Mutex // serialises journal appends and the journal's emptying
 
 	mu          sync.Mutex // guards what follows
@@ -102,6 +104,18 @@ var errStoreBehind = errors.New("the calibration store is behind with writing ca
 // errStoreClosed is returned by Save after Close.
 var errStoreClosed = errors.New("the calibration store is shutting down")
 
+// storeNameOverhead is how many bytes the store adds to an id in its
+// longest file name: "." + id + "_predict_train_data.csv" + ".tmp-" and
+// os.CreateTemp's random part (at most 10 digits).
+const storeNameOverhead = 1 + len("_predict_train_data.csv") + len(".tmp-") + 10
+
+// errIDTooLong is returned by Save for an id longer than MaxIDLength.
+var errIDTooLong = errors.New("the id is too long for the calibration store's file names")
+
+// MaxIDLength returns the longest id the store can save: its file names
+// must fit the file system's limit (255 bytes on most).
+func (s *fileStore) MaxIDLength() int { return s.maxID }
+
 // staleTempAge is how old a temporary file must be before newFileStore
 // removes it as the leftover of a crashed save (a live save takes
 // milliseconds; the margin covers another server sharing the folder).
@@ -128,7 +142,7 @@ func newFileStore(dir string, log *slog.Logger) (*fileStore, error) {
 		}
 	}
 	s := &fileStore{
-		dir: dir, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{}),
+		dir: dir, maxID: nameMax(dir) - storeNameOverhead, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{}),
 		maxQueuedBytes: defaultMaxQueuedBytes, maxJournalBytes: defaultMaxJournalBytes, backlogWait: defaultBacklogWait,
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -168,8 +182,14 @@ func (s *fileStore) openJournal() (*os.File, error) {
 		return nil, fmt.Errorf("reading the calibration journal %s: %w", path, err)
 	}
 	if err := s.replay(parseJournal(data)); err != nil {
+		// Neither written nor set aside: the journal stays as it is for the
+		// next start, and no save is taken meanwhile (one would be replayed
+		// over by the older record).
 		f.Close()
-		return nil, err
+		s.refusing = fmt.Errorf("the calibration journal could not be replayed at start: %w", err)
+		s.log.Error("calibration store refuses saves: the journal could not be replayed at start nor its records set aside; stored calibrations are still served. Make the data folder writable (free space, permissions), then restart",
+			"dir", s.dir, "err", err)
+		return nil, nil
 	}
 	created := errors.Is(statErr, os.ErrNotExist)
 	if len(data) > 0 || created {
@@ -193,7 +213,15 @@ func truncateSynced(f *os.File) error {
 	return syncData(f)
 }
 
-// replay writes the last record of each id to its files.
+// rejectedFileName keeps the journal records that could not be written to
+// their files at start, in the journal's own format.
+const rejectedFileName = journalFileName + ".rejected"
+
+// replay writes the last record of each id to its files. A record that
+// cannot be written (an id too long for the file system, a file in the
+// way) is set aside in rejectedFileName, with an ERROR line saying how to
+// retry it, so that one bad record never stops the server from starting.
+// It fails only when a record can be neither written nor set aside.
 func (s *fileStore) replay(recs []journalRecord) error {
 	last := map[string]int{}
 	for i, r := range recs {
@@ -203,12 +231,41 @@ func (s *fileStore) replay(recs []journalRecord) error {
 		if last[r.id] != i {
 			continue
 		}
-		if err := s.writeFiles(r.id, encodeFixedCSV(r.cal), encodeIrisCSV(r.cal.Calib)); err != nil {
-			return fmt.Errorf("writing calibration %q from the journal: %w", r.id, err)
+		err := s.writeFiles(r.id, encodeFixedCSV(r.cal), encodeIrisCSV(r.cal.Calib))
+		if err == nil {
+			s.log.Info("calibration written from the journal", "id", r.id, "saved", r.saved)
+			continue
 		}
-		s.log.Info("calibration written from the journal", "id", r.id, "saved", r.saved)
+		if aerr := s.setAside(r); aerr != nil {
+			return fmt.Errorf("calibration %q from the journal: %w; setting it aside: %w", r.id, err, aerr)
+		}
+		rejected, journal := filepath.Join(s.dir, rejectedFileName), filepath.Join(s.dir, journalFileName)
+		s.log.Error("a calibration in the journal could not be written to its files; its record was set aside and the server starts without it",
+			"id", r.id, "saved", r.saved, "err", err, "kept_in", rejected,
+			"to_retry", fmt.Sprintf("fix the cause, stop the server, run: cat %s >> %s, then start it", rejected, journal))
 	}
 	return nil
+}
+
+// setAside appends r to rejectedFileName and syncs it.
+func (s *fileStore) setAside(r journalRecord) error {
+	path := filepath.Join(s.dir, rejectedFileName)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(encodeJournalRecord(r.saved, r.id, r.cal))
+	if err == nil {
+		err = syncData(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && errors.Is(statErr, os.ErrNotExist) {
+		err = syncDir(s.dir)
+	}
+	return err
 }
 
 func (s *fileStore) fixedPath(id string) string {
@@ -230,8 +287,11 @@ func (s *fileStore) lock(id string) func() {
 // calibration survives a crash. With the journal it returns once the record
 // is synced (one write, one fdatasync); without, once both files are.
 func (s *fileStore) Save(id string, c calibration) error {
-	if len(id) > math.MaxUint16 {
-		return fmt.Errorf("calibration id of %d bytes is too long to store", len(id))
+	if s.refusing != nil {
+		return s.refusing
+	}
+	if len(id) > s.maxID || len(id) > math.MaxUint16 {
+		return fmt.Errorf("%w: %d bytes, at most %d", errIDTooLong, len(id), s.maxID)
 	}
 	if s.journal == nil {
 		defer s.lock(id)()
@@ -550,11 +610,11 @@ func (s *fileStore) Load(id string) (calibration, error) {
 		return calibration{}, fmt.Errorf("%w: %q", errCalibrationNotFound, id)
 	}
 	if err != nil {
-		return calibration{}, fmt.Errorf("reading calibration %q: %w", id, err)
+		return calibration{}, readError(id, err)
 	}
 	c, err := parseFixedCSV(raw)
 	if err != nil {
-		return calibration{}, fmt.Errorf("calibration %q: %w", id, err)
+		return calibration{}, &unusableError{id: id, reason: "its stored file is damaged: " + err.Error(), err: err}
 	}
 	if raw, err := os.ReadFile(s.predictPath(id)); err == nil {
 		if rows, err := parseIrisCSV(raw); err == nil {
@@ -766,6 +826,36 @@ func parseIrisCSV(raw []byte) ([]irisSample, error) {
 	return out, nil
 }
 
+// unusableError reports a stored calibration that cannot be used; reason
+// says what is wrong in words that hold no server path.
+type unusableError struct {
+	id, reason string
+	err        error
+}
+
+func (e *unusableError) Error() string {
+	return fmt.Sprintf("calibration %q cannot be used: %s", e.id, e.reason)
+}
+func (e *unusableError) Unwrap() error { return e.err }
+
+// readError classifies a failure to read the stored file of id: a lack of
+// resources (file descriptors, memory) passes again, so it is the store's
+// failure; anything else (a directory in the file's place, no permission,
+// an I/O error) makes that calibration unusable.
+func readError(id string, err error) error {
+	for _, transient := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOMEM, syscall.EAGAIN, syscall.EINTR, syscall.ENOBUFS} {
+		if errors.Is(err, transient) {
+			return fmt.Errorf("reading calibration %q: %w", id, err)
+		}
+	}
+	reason := err.Error()
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		reason = pe.Err.Error() // without the path
+	}
+	return &unusableError{id: id, reason: "its stored file cannot be read (" + reason + ")", err: err}
+}
+
 // calibrationStore is where calibrations live between calib_validation and
 // batch_predict.
 type calibrationStore interface {
@@ -773,18 +863,28 @@ type calibrationStore interface {
 	Load(id string) (calibration, error)
 	// Version changes whenever the calibration of id is replaced.
 	Version(id string) (string, error)
+	// MaxIDLength is the longest id Save accepts.
+	MaxIDLength() int
 }
 
 // storeError maps a store failure to an API error: an unknown id is 404, a
-// full disk 507, anything else 503 (the store is not usable right now).
+// stored calibration that cannot be used 422 (naming the id and what is
+// wrong), an id too long for the store 400, a full disk 507, anything else
+// 503. A 5xx answer is a fixed sentence; its cause, which may hold server
+// paths, goes to the log only. field names the request's id field.
 func storeError(field string, err error) error {
+	var unusable *unusableError
 	switch {
 	case errors.Is(err, errCalibrationNotFound):
 		return &apiError{Status: http.StatusNotFound, Field: field, Message: "no calibration is stored under this id"}
+	case errors.As(err, &unusable):
+		return &apiError{Status: http.StatusUnprocessableEntity, Field: field, Message: unusable.Error(), Cause: err}
+	case errors.Is(err, errIDTooLong):
+		return &apiError{Status: http.StatusBadRequest, Field: "file_name", Message: "is too long for the calibration store's file names"}
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
-		return &apiError{Status: http.StatusInsufficientStorage, Message: "the calibration store is full: " + err.Error()}
+		return &apiError{Status: http.StatusInsufficientStorage, RetryAfter: 60, Message: "the calibration store is full; the calibration was not stored", Cause: err}
 	default:
-		return &apiError{Status: http.StatusServiceUnavailable, Message: "the calibration store failed: " + err.Error()}
+		return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: 5, Message: "the calibration store is not available right now; retry shortly", Cause: err}
 	}
 }
 

@@ -25,6 +25,16 @@ func fileInode(fi os.FileInfo) uint64 {
 	return 0
 }
 
+// nameMax returns the longest file name the file system holding dir
+// accepts, in bytes (NAME_MAX; 255 when statfs cannot tell).
+func nameMax(dir string) int {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil || st.Namelen <= 0 {
+		return 255
+	}
+	return int(st.Namelen)
+}
+
 // lockFileExclusive takes an exclusive flock on f without waiting; it fails
 // when another open file (another server on the same folder) holds it.
 func lockFileExclusive(f *os.File) error {

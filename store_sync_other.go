@@ -13,6 +13,9 @@ func syncData(f *os.File) error { return f.Sync() }
 // fileInode is not available here; size and time stand alone.
 func fileInode(os.FileInfo) uint64 { return 0 }
 
+// nameMax is the common NAME_MAX of 255 bytes.
+func nameMax(string) int { return 255 }
+
 // lockFileExclusive is not implemented here: the store runs without its
 // journal.
 func lockFileExclusive(*os.File) error { return errors.ErrUnsupported }

@@ -37,6 +37,8 @@ type webhookNotifier struct {
 
 	mu     sync.Mutex // guards closed and sending on queue
 	closed bool
+
+	warnOff sync.Once // the "asked for but not configured" warning, logged once
 }
 
 // newWebhookNotifier starts the worker. With an empty base URL, notify does nothing.
@@ -54,6 +56,17 @@ func newWebhookNotifier(baseURL string, log *slog.Logger) *webhookNotifier {
 	}
 	go n.work()
 	return n
+}
+
+// warnIfOff logs, once, that a calibration asked for the RUXAILAB webhook
+// while FUNCTIONS_ENDPOINT_URL is not set.
+func (n *webhookNotifier) warnIfOff() {
+	if n.url != "" {
+		return
+	}
+	n.warnOff.Do(func() {
+		n.log.Warn("a calibration asked for the RUXAILAB webhook (from_ruxailab: true) but FUNCTIONS_ENDPOINT_URL is not set; no notice is sent (logged once)")
+	})
 }
 
 // notify queues a notice without blocking.

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// longCalibFields is a calib_validation form of n rows (longRecording) for
+// model under id, with k = 9.
+func longCalibFields(t testing.TB, n int, model, id string) map[string]string {
+	t.Helper()
+	fixed, _ := json.Marshal(longRecording(t, n))
+	name, _ := json.Marshal(model)
+	return map[string]string{
+		"file_name": strconv.Quote(id), "fixed_circle_iris_points": string(fixed), "calib_circle_iris_points": "[]",
+		"screen_width": "1495", "screen_height": "746", "k": "9", "model": string(name),
+	}
+}
+
+// TestCostEstimates: the estimate grows with rows for every model, matches
+// the measured figures where they were measured, and keeps real front-end
+// calibrations (up to 3,000 rows) with any model within the default budget
+// while the largest requests of the slow models are over it.
+func TestCostEstimates(t *testing.T) {
+	cfg, err := loadConfig(nil, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range servedModels(modelSpecs()) {
+		pts := fitCostPoints(name)
+		if len(pts) < 2 {
+			t.Fatalf("%s: no cost figures", name)
+		}
+		for _, p := range pts {
+			got := estimateFitCost(name, p.rows, 9).Seconds() * 1000
+			if diff := got/p.ms - 1; diff > 1e-6 || diff < -1e-6 {
+				t.Errorf("%s at %d rows: estimate %.3f ms, measured %.3f ms", name, p.rows, got, p.ms)
+			}
+		}
+		prev := time.Duration(0)
+		for rows := 1; rows <= 40_000; rows += 97 {
+			c := estimateFitCost(name, rows, 9)
+			if c < prev {
+				t.Fatalf("%s: estimate falls from %v to %v at %d rows", name, prev, c, rows)
+			}
+			prev = c
+		}
+		if c := estimateFitCost(name, 3000, 9); c > cfg.work.budget {
+			t.Errorf("%s: 3000 rows estimated at %v, over the default budget %v", name, c, cfg.work.budget)
+		}
+		if estimateFitCost(name, 3000, 600) <= estimateFitCost(name, 3000, 9) {
+			t.Errorf("%s: a larger k does not cost more", name)
+		}
+	}
+	if c := estimateFitCost("Support Vector Regressor", 20_000, 9); c <= cfg.work.budget {
+		t.Errorf("SVR on 20000 rows estimated at %v, within the budget", c)
+	}
+	if c := estimateFitCost("Linear Regression", 20_000, 4000); c <= cfg.work.heavyCost {
+		t.Errorf("20000 rows with k = 4000 (k-means for seconds) estimated at %v, not heavy", c)
+	}
+	if estimateFitCost("Linear Regression", 180, 9) > cfg.work.heavyCost || estimateFitCost("Ridge Regression", 2000, 9) > cfg.work.heavyCost {
+		t.Error("an ordinary Linear or Ridge calibration counts as heavy")
+	}
+	if most := maxRowsWithin("Support Vector Regressor", 9, cfg.work.budget); most < 3000 || estimateFitCost("Support Vector Regressor", most+1, 9) <= cfg.work.budget {
+		t.Errorf("maxRowsWithin: %d", most)
+	}
+}
+
+// TestOverBudgetIsRefusedAtOnce: a calibration estimated over FIT_BUDGET is
+// 413 JSON naming the model, the rows and the limit, before any work, and
+// stores nothing.
+func TestOverBudgetIsRefusedAtOnce(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false", "FIT_BUDGET": "2s"})
+	rec := s.do(calibRequestOf(t, longCalibFields(t, 3000, "Support Vector Regressor", "big")), "")
+	var body errorBody
+	decodeJSON(t, rec, &body)
+	if rec.Code != http.StatusRequestEntityTooLarge || body.Field != "fixed_circle_iris_points" {
+		t.Fatalf("%d %+v", rec.Code, body)
+	}
+	for _, want := range []string{"Support Vector Regressor", "3000 rows", "FIT_BUDGET", "2s", "at most"} {
+		if !strings.Contains(body.Error, want) {
+			t.Errorf("message %q does not say %q", body.Error, want)
+		}
+	}
+	if _, err := s.store.Load("big"); !errors.Is(err, errCalibrationNotFound) {
+		t.Errorf("a refused calibration was stored: %v", err)
+	}
+	// The same rows with a light model are accepted.
+	if rec := s.do(calibRequestOf(t, longCalibFields(t, 3000, "Linear Regression", "big")), ""); rec.Code != 200 {
+		t.Fatalf("Linear Regression on 3000 rows: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// holdHeavy admits a heavy computation of cost for the client at remote,
+// as a running heavy calibration holds its slot; release it with done.
+func holdHeavy(t *testing.T, a *admission, remote string, cost time.Duration) *job {
+	t.Helper()
+	r := httptest.NewRequest("POST", "/api/session/calib_validation", nil)
+	r.RemoteAddr = remote
+	j, err := a.admit(r, cost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !j.heavy {
+		t.Fatalf("a job of %v is not heavy", cost)
+	}
+	return j
+}
+
+// TestLightWorkIsNeverBlockedByHeavyWork: with every heavy slot taken,
+// light calibrations and batch predictions of any client are served; a
+// second heavy calibration of the same client is 429 and one of another
+// client 503 with the expected wait as Retry-After; once the heavy work
+// ends, heavy calibrations run again.
+func TestLightWorkIsNeverBlockedByHeavyWork(t *testing.T) {
+	s := newTestServer(t, map[string]string{
+		"RATELIMIT_ENABLED": "false", "MAX_CONCURRENT_WORK": "2", "MAX_HEAVY_WORK": "1", "HEAVY_WORK_WAIT": "2s",
+	})
+	if rec := s.do(calibRequestOf(t, exampleCalibFields(t)), "192.0.2.9:1"); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+	held := holdHeavy(t, s.work, "192.0.2.1:1000", time.Minute)
+
+	batch := readTestdata(t, "api/batch_request.json")
+	var wg sync.WaitGroup
+	codes := make([]int, 8)
+	for i := range codes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if i%2 == 0 {
+				codes[i] = s.do(calibRequestOf(t, exampleCalibFields(t)), fmt.Sprintf("198.51.100.%d:1", i)).Code
+			} else {
+				codes[i] = s.do(batchRequestOf(batch), fmt.Sprintf("198.51.100.%d:1", i)).Code
+			}
+		}(i)
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 200 {
+			t.Errorf("light request %d while heavy work runs: %d", i, c)
+		}
+	}
+
+	heavy := longCalibFields(t, 600, "Support Vector Regressor", "heavy")
+	if estimateFitCost("Support Vector Regressor", 600, 9) <= s.cfg.work.heavyCost {
+		t.Fatal("the heavy example is not heavy")
+	}
+	rec := s.do(calibRequestOf(t, heavy), "192.0.2.1:2000")
+	var body errorBody
+	decodeJSON(t, rec, &body)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || !strings.Contains(body.Error, "one at a time") {
+		t.Errorf("second heavy calibration of one client: %d %q %+v", rec.Code, rec.Header().Get("Retry-After"), body)
+	}
+	rec = s.do(calibRequestOf(t, heavy), "203.0.113.5:1")
+	decodeJSON(t, rec, &body)
+	if retry, _ := strconv.Atoi(rec.Header().Get("Retry-After")); rec.Code != 503 || retry < 55 || !strings.Contains(body.Error, "MAX_HEAVY_WORK") {
+		t.Errorf("heavy calibration behind a minute of heavy work: %d Retry-After %q %+v", rec.Code, rec.Header().Get("Retry-After"), body)
+	}
+	if _, err := s.store.Load("heavy"); !errors.Is(err, errCalibrationNotFound) {
+		t.Errorf("a refused heavy calibration was stored: %v", err)
+	}
+	held.done()
+	if rec := s.do(calibRequestOf(t, heavy), "203.0.113.5:1"); rec.Code != 200 {
+		t.Errorf("heavy calibration once the lane is free: %d %s", rec.Code, rec.Body)
+	}
+	if n := len(s.work.heavyJobs); n != 0 {
+		t.Errorf("%d heavy jobs left registered", n)
+	}
+}
+
+// TestHeavyCalibrationWaitsForItsTurn: a heavy calibration whose expected
+// wait is within HEAVY_WORK_WAIT waits for the slot and runs.
+func TestHeavyCalibrationWaitsForItsTurn(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false", "MAX_HEAVY_WORK": "1", "HEAVY_WORK_WAIT": "30s"})
+	held := holdHeavy(t, s.work, "192.0.2.1:1", 300*time.Millisecond)
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		held.done()
+	}()
+	if rec := s.do(calibRequestOf(t, longCalibFields(t, 600, "Support Vector Regressor", "queued")), "203.0.113.5:1"); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestFitDeadline: a calibration still fitting at FIT_TIMEOUT answers 503
+// JSON with Retry-After, naming the limit, and frees its slot.
+func TestFitDeadline(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false", "FIT_TIMEOUT": "30ms"})
+	rec := s.do(calibRequestOf(t, longCalibFields(t, 1000, "Support Vector Regressor", "slow")), "")
+	var body errorBody
+	decodeJSON(t, rec, &body)
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || !strings.Contains(body.Error, "FIT_TIMEOUT") {
+		t.Fatalf("%d %q %+v", rec.Code, rec.Header().Get("Retry-After"), body)
+	}
+	if n := len(s.work.heavyJobs); n != 0 {
+		t.Errorf("%d heavy jobs left registered", n)
+	}
+}
+
+// TestClientLeavingStopsItsFit: when the request's context ends (the client
+// disconnected), the fit stops within a fraction of a second and frees its
+// slot.
+func TestClientLeavingStopsItsFit(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false"})
+	ctx, cancel := context.WithCancel(context.Background())
+	req := calibRequestOf(t, longCalibFields(t, 1500, "Support Vector Regressor", "gone")).WithContext(ctx)
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	rec := s.do(req, "")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("the handler returned %v after the client left (a whole fit takes ~4s)", took)
+	}
+	if rec.Code != 503 {
+		t.Errorf("%d %s", rec.Code, rec.Body)
+	}
+	if n := len(s.work.heavyJobs); n != 0 {
+		t.Errorf("%d heavy jobs left registered", n)
+	}
+	if rec := s.do(calibRequestOf(t, longCalibFields(t, 600, "Support Vector Regressor", "next")), ""); rec.Code != 200 {
+		t.Errorf("the same client's next heavy calibration: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestSolversStopWhenCancelled: every model's calibration, and k-means with
+// a large k, returns the context's cause soon after it is cancelled.
+func TestSolversStopWhenCancelled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fits calibrations of thousands of rows")
+	}
+	stopped := errors.New("stopped by the test")
+	cases := []struct {
+		model string
+		rows  int
+		k     int
+	}{
+		{"Linear Regression", 20_000, 2000}, // k-means dominates
+		{"Lasso Regression", 16_000, 9},
+		{"Elastic Net", 16_000, 9},
+		{"Bayesian Ridge", 16_000, 9},
+		{"SGD Regressor", 4000, 9},
+		{"Support Vector Regressor", 2000, 9},
+		{"Random Forest Regressor", 4000, 9},
+	}
+	specs := modelSpecs()
+	for _, tc := range cases {
+		rows := longRecording(t, tc.rows)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		time.AfterFunc(50*time.Millisecond, func() { cancel(stopped) })
+		start := time.Now()
+		_, err := evaluateCalibrationWith(ctx, specs[tc.model], rows, tc.k, 0, nil)
+		took := time.Since(start)
+		if !errors.Is(err, stopped) {
+			t.Errorf("%s: %v, want the cancellation's cause (took %v)", tc.model, err, took)
+		}
+		if took > time.Second { // about 50 ms plus one check interval; generous for -race
+			t.Errorf("%s: stopped %v after the start, 50 ms after which it was cancelled", tc.model, took)
+		}
+	}
+}
+
+// BenchmarkCancelLatency measures how long a calibration runs on after its
+// context is cancelled, per model (the solvers check it about every 10 ms
+// of work; the target is 100 ms).
+func BenchmarkCancelLatency(b *testing.B) {
+	cases := map[string]int{"Linear Regression": 20_000, "Elastic Net": 16_000, "SGD Regressor": 4000, "Support Vector Regressor": 2000, "Random Forest Regressor": 4000}
+	specs := modelSpecs()
+	for model, n := range cases {
+		b.Run(strings.ReplaceAll(model, " ", "_"), func(b *testing.B) {
+			rows := longRecording(b, n)
+			k := 9
+			if model == "Linear Regression" {
+				k = 2000
+			}
+			var worst time.Duration
+			for i := 0; i < b.N; i++ {
+				ctx, cancel := context.WithCancel(context.Background())
+				var at atomic.Int64
+				time.AfterFunc(30*time.Millisecond, func() { at.Store(time.Now().UnixNano()); cancel() })
+				evaluateCalibrationWith(ctx, specs[model], rows, k, 0, nil)
+				if c := at.Load(); c != 0 {
+					worst = max(worst, time.Duration(time.Now().UnixNano()-c))
+				}
+				cancel()
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1000, "worst_ms_after_cancel")
+		})
+	}
+}
+
+// TestParallelForBorrowsAtMostOnePerTask: however eagerly workers are lent,
+// parallelFor never holds more extra workers than tasks beyond the first,
+// and runs every task once.
+func TestParallelForBorrowsAtMostOnePerTask(t *testing.T) {
+	for _, n := range []int{0, 1, 2, 3, 10} {
+		var borrowed, runs atomic.Int64
+		borrow := func() (func(), bool) {
+			borrowed.Add(1)
+			return func() {}, true
+		}
+		counts := make([]atomic.Int64, n)
+		parallelFor(context.Background(), n, borrow, func(i int) {
+			time.Sleep(time.Millisecond)
+			counts[i].Add(1)
+			runs.Add(1)
+		})
+		if b := borrowed.Load(); b > int64(max(0, n-1)) {
+			t.Errorf("n=%d: %d workers borrowed", n, b)
+		}
+		for i := range counts {
+			if c := counts[i].Load(); c != 1 {
+				t.Errorf("n=%d: task %d ran %d times", n, i, c)
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	parallelFor(ctx, 5, nil, func(int) { ran = true })
+	if ran {
+		t.Error("a task started after the context ended")
+	}
+}
