@@ -1,5 +1,8 @@
 package main
 
+// Bayesian ridge regression (scikit-learn's BayesianRidge): the grid and
+// the evidence maximisation.
+
 import (
 	"context"
 	"fmt"
@@ -122,7 +125,7 @@ func (b bayesianRidge) fit(x *mat.Dense, y []float64) (linearModel, error) {
 	}
 	d.updateCoef(coef, work, alpha, lambda)
 	for _, c := range coef {
-		if math.IsNaN(c) || math.IsInf(c, 0) {
+		if !isFinite(c) {
 			return linearModel{}, fmt.Errorf("%w: Bayesian ridge coefficients are not finite", errNotFittable)
 		}
 	}
@@ -144,7 +147,7 @@ func newBayesianRidgeDesign(x *mat.Dense, y []float64) (bayesianRidgeDesign, []f
 	xMean := make([]float64, cols)
 	for i := 0; i < rows; i++ {
 		for j, v := range x.RawRowView(i) {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if !isFinite(v) {
 				return bayesianRidgeDesign{}, nil, 0, fmt.Errorf("%w: feature (%d, %d) is not finite", errNotFittable, i, j)
 			}
 			xMean[j] += v
@@ -154,7 +157,7 @@ func newBayesianRidgeDesign(x *mat.Dense, y []float64) (bayesianRidgeDesign, []f
 		xMean[j] /= float64(rows)
 	}
 	for i, v := range y {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if !isFinite(v) {
 			return bayesianRidgeDesign{}, nil, 0, fmt.Errorf("%w: target %d is not finite", errNotFittable, i)
 		}
 	}

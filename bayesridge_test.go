@@ -1,5 +1,8 @@
 package main
 
+// Tests of Bayesian ridge: golden parity, the grid, the evidence fixed
+// point, both SVD branches, bad data.
+
 import (
 	"errors"
 	"math"
@@ -170,19 +173,5 @@ func TestBayesianRidgeRejectsBadData(t *testing.T) {
 	}
 	if _, err := cfg.fit(x, []float64{1, 2}); !errors.Is(err, errNotFittable) {
 		t.Errorf("short target: got %v, want errNotFittable", err)
-	}
-}
-
-func TestPairwiseSumNumPy(t *testing.T) {
-	for _, n := range []int{0, 1, 7, 8, 9, 127, 128, 129, 300, 1000} {
-		v := make([]float64, n)
-		var want float64
-		for i := range v {
-			v[i] = float64(i%17) - 3.5
-			want += v[i]
-		}
-		if got := pairwiseSum(v); got != want { // exact: small integers and halves
-			t.Errorf("n=%d: %v, want %v", n, got, want)
-		}
 	}
 }

@@ -1,5 +1,8 @@
 package main
 
+// Lasso and Elastic Net (scikit-learn's enet_coordinate_descent): the grids
+// and the cyclic coordinate-descent solver with its duality-gap rule.
+
 import (
 	"context"
 	"fmt"
@@ -232,4 +235,33 @@ func fitElasticNet(alpha, l1Ratio float64) fitter {
 		}
 		return linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}, nil
 	}
+}
+
+// lassoSpec is GridSearchCV over Lasso alphas after PolynomialFeatures(2);
+// Lasso(alpha) is ElasticNet(alpha, l1_ratio=1) with the same solver.
+func lassoSpec() modelSpec {
+	alphas := []float64{10, 20, 30, 40, 45, 50, 55, 100, 200, 500}
+	grid := make([]candidate, len(alphas))
+	for i, a := range alphas {
+		grid[i] = candidate{params: []param{{"lasso__alpha", a}}, fit: fitElasticNet(a, 1)}
+	}
+	return modelSpec{name: "Lasso Regression", poly: true, search: true, grid: grid}
+}
+
+// elasticNetSpec is GridSearchCV over ElasticNet alpha × l1_ratio after
+// PolynomialFeatures(2), in scikit-learn's ParameterGrid order (keys sorted:
+// alpha varies slowest, l1_ratio fastest).
+func elasticNetSpec() modelSpec {
+	alphas := []float64{0.1, 0.5, 1, 2, 5}
+	l1Ratios := []float64{0.5, 0.7, 0.8, 0.9, 1.0}
+	grid := make([]candidate, 0, len(alphas)*len(l1Ratios))
+	for _, a := range alphas {
+		for _, r := range l1Ratios {
+			grid = append(grid, candidate{
+				params: []param{{"elasticnet__alpha", a}, {"elasticnet__l1_ratio", r}},
+				fit:    fitElasticNet(a, r),
+			})
+		}
+	}
+	return modelSpec{name: "Elastic Net", poly: true, search: true, grid: grid}
 }

@@ -1,5 +1,8 @@
 package main
 
+// The cost model: a calibration's estimated single-core time from its model,
+// number of rows and k, from measured figures.
+
 import (
 	"math"
 	"time"

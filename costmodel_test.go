@@ -1,5 +1,7 @@
 package main
 
+// The benchmarks the cost model's figures come from.
+
 import (
 	"context"
 	"fmt"
@@ -8,30 +10,6 @@ import (
 	"testing"
 	"time"
 )
-
-// longRecording is a calibration of n rows made from the 9_full recording
-// (180 rows, 9 targets): its rows in order, each repeated n/180 times with
-// Gaussian jitter of 0.3 video px on the iris coordinates, so the targets
-// keep their blocks and no two rows are the same (exact repeats make the
-// SVR faster than a real recording would).
-func longRecording(t testing.TB, n int) []labelledSample {
-	t.Helper()
-	c, err := parseFixedCSV([]byte(readTestdata(t, "sessions/9_full_fixed_train_data.csv")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, uint64(n)))
-	out := make([]labelledSample, n)
-	for i := range out {
-		s := c.Fixed[i*len(c.Fixed)/n]
-		s.LeftX += rng.NormFloat64() * 0.3
-		s.LeftY += rng.NormFloat64() * 0.3
-		s.RightX += rng.NormFloat64() * 0.3
-		s.RightY += rng.NormFloat64() * 0.3
-		out[i] = s
-	}
-	return out
-}
 
 // costBenchRows are the row counts BenchmarkFitCost measures per model:
 // up to MAX_CALIB_ROWS's order for the cheap ones, up to where a fit takes

@@ -126,7 +126,7 @@ func newForestData(x *mat.Dense, y []float64) (*forestData, error) {
 	rows, cols := x.Dims()
 	d := &forestData{cols: make([][]float32, cols), y: y, sorted: make([][]int32, cols)}
 	for i, v := range y {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if !isFinite(v) {
 			return nil, fmt.Errorf("%w: target %d is %v", errNotFittable, i, v)
 		}
 	}
@@ -134,7 +134,7 @@ func newForestData(x *mat.Dense, y []float64) (*forestData, error) {
 		col := make([]float32, rows)
 		for i := range col {
 			v := float32(x.At(i, f))
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			if !isFinite(float64(v)) {
 				return nil, fmt.Errorf("%w: feature %d of row %d is %v", errNotFittable, f, i, x.At(i, f))
 			}
 			col[i] = v

@@ -1,5 +1,8 @@
 package main
 
+// Tests of the random forest: trees, grid, bad data, and its accuracy
+// against scikit-learn's on the golden recordings.
+
 import (
 	"context"
 	"math"

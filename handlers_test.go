@@ -1,152 +1,20 @@
 package main
 
+// Tests through the whole HTTP handler: routing, the clients' real
+// requests, determinism, bad input, degenerate data, handler benchmarks.
+
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 )
-
-// testClock is a clock the tests own.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// testServer is a whole server on a temporary store.
-type testServer struct {
-	handler http.Handler
-	limiter *rateLimiter
-	clock   *testClock
-	store   *fileStore
-	work    *admission
-	cfg     config
-}
-
-// newTestServer builds the server as run does, from env (CALIBRATION_STORE
-// defaults to a temporary folder).
-func newTestServer(t testing.TB, env map[string]string) *testServer {
-	t.Helper()
-	if env == nil {
-		env = map[string]string{}
-	}
-	if env["CALIBRATION_STORE"] == "" {
-		env["CALIBRATION_STORE"] = t.TempDir()
-	}
-	cfg, err := loadConfig(nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := openTestStore(t, cfg.storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	clock := newTestClock()
-	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
-	hook := newWebhookNotifier(cfg.functionsURL, log)
-	t.Cleanup(func() { hook.Close(t.Context()) })
-	work := newAdmission(cfg.work, cfg.rateLimit.identity, nil)
-	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log}
-	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: store, work: work, cfg: cfg}
-}
-
-// do sends a request from remote (ip:port) and returns the recorder.
-func (s *testServer) do(req *http.Request, remote string) *httptest.ResponseRecorder {
-	if remote != "" {
-		req.RemoteAddr = remote
-	}
-	rec := httptest.NewRecorder()
-	s.handler.ServeHTTP(rec, req)
-	return rec
-}
-
-// calibForm encodes fields as multipart/form-data, each value as given.
-func calibForm(t testing.TB, fields map[string]string) (*bytes.Buffer, string) {
-	t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	for k, v := range fields {
-		if err := mw.WriteField(k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	mw.Close()
-	return &b, mw.FormDataContentType()
-}
-
-func calibRequestOf(t testing.TB, fields map[string]string) *http.Request {
-	body, ct := calibForm(t, fields)
-	req := httptest.NewRequest("POST", "/api/session/calib_validation", body)
-	req.Header.Set("Content-Type", ct)
-	return req
-}
-
-func batchRequestOf(body string) *http.Request {
-	req := httptest.NewRequest("POST", "/api/session/batch_predict", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	return req
-}
-
-func readTestdata(t testing.TB, name string) string {
-	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(raw)
-}
-
-// exampleCalibFields is the front end's request of testdata/api (the
-// calibration stored as "sample9full").
-func exampleCalibFields(t testing.TB) map[string]string {
-	return map[string]string{
-		"file_name":                `"sample9full"`,
-		"fixed_circle_iris_points": readTestdata(t, "api/fixed.json"),
-		"calib_circle_iris_points": readTestdata(t, "api/calib.json"),
-		"screen_width":             "1495",
-		"screen_height":            "746",
-		"k":                        "9",
-		"model":                    `"Linear Regression"`,
-	}
-}
-
-func decodeJSON(t testing.TB, rec *httptest.ResponseRecorder, v any) {
-	t.Helper()
-	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
-		t.Fatalf("Content-Type %q, want application/json; body %s", ct, rec.Body)
-	}
-	if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
-		t.Fatalf("body is not JSON: %v: %s", err, rec.Body)
-	}
-}
 
 func TestHealth(t *testing.T) {
 	s := newTestServer(t, nil)
@@ -186,38 +54,6 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		}
 		if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("%s %s: no CORS header", tc.method, tc.path)
-		}
-	}
-}
-
-func TestPreflight(t *testing.T) {
-	s := newTestServer(t, map[string]string{"RATELIMIT_CALIB": "1 per minute"})
-	for i := 0; i < 5; i++ { // preflights are never limited
-		req := httptest.NewRequest("OPTIONS", "/api/session/calib_validation", nil)
-		req.Header.Set("Origin", "http://localhost:8080")
-		req.Header.Set("Access-Control-Request-Method", "POST")
-		req.Header.Set("Access-Control-Request-Headers", "content-type, x-custom")
-		rec := s.do(req, "192.0.2.1:1000")
-		if rec.Code != 204 {
-			t.Fatalf("preflight %d: status %d", i, rec.Code)
-		}
-		h := rec.Header()
-		if h.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(h.Get("Access-Control-Allow-Methods"), "POST") || h.Get("Access-Control-Allow-Headers") != "content-type, x-custom" {
-			t.Fatalf("preflight headers %v", h)
-		}
-		if h.Get("X-Ratelimit-Limit") != "" {
-			t.Fatal("a preflight carries rate-limit headers")
-		}
-	}
-}
-
-func TestCORSOriginList(t *testing.T) {
-	s := newTestServer(t, map[string]string{"CORS_ORIGINS": "https://eye-lab.example, https://ruxailab.example"})
-	for origin, want := range map[string]string{"https://ruxailab.example": "https://ruxailab.example", "https://evil.example": ""} {
-		req := httptest.NewRequest("GET", "/api/session/health", nil)
-		req.Header.Set("Origin", origin)
-		if got := s.do(req, "").Header().Get("Access-Control-Allow-Origin"); got != want {
-			t.Errorf("origin %s: Access-Control-Allow-Origin %q, want %q", origin, got, want)
 		}
 	}
 }
@@ -343,29 +179,6 @@ func TestBatchUsesReplacedCalibration(t *testing.T) {
 	after := s.do(batchRequestOf(batch), "").Body.String()
 	if after == before {
 		t.Fatal("batch_predict still uses the replaced calibration")
-	}
-}
-
-// TestStoreLoadsPythonServiceFiles: a data folder written by the Python
-// service (\r\r\n line ends, blank lines, no screen columns) serves batches.
-func TestStoreLoadsPythonServiceFiles(t *testing.T) {
-	dir := t.TempDir()
-	for _, name := range []string{"9_full_fixed_train_data.csv", "mask2_fixed_train_data.csv", "a_fixed_train_data.csv", "45_fixed_train_data.csv"} {
-		raw, err := os.ReadFile(filepath.Join("testdata/sessions", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, name), raw, 0o644)
-	}
-	s := newTestServer(t, map[string]string{"CALIBRATION_STORE": dir})
-	for _, id := range []string{"9_full", "mask2", "a", "45"} {
-		body := fmt.Sprintf(`{"calib_id": %q, "screen_width": 1495, "screen_height": 746, "iris_tracking_data": [{"left_iris_x": 600, "left_iris_y": 290, "right_iris_x": 510, "right_iris_y": 288}, {"left_iris_x": 601, "left_iris_y": 291, "right_iris_x": 511, "right_iris_y": 289}]}`, id)
-		rec := s.do(batchRequestOf(body), "")
-		var out []map[string]any
-		decodeJSON(t, rec, &out)
-		if rec.Code != 200 || len(out) != 2 {
-			t.Errorf("%s: %d %s", id, rec.Code, rec.Body)
-		}
 	}
 }
 
@@ -513,85 +326,6 @@ func TestBadInputs(t *testing.T) {
 	}
 }
 
-// session9FullFields is the 180-row 9_full recording as the front end
-// would send it.
-func session9FullFields(t testing.TB, model string) map[string]string {
-	c, err := parseFixedCSV([]byte(readTestdata(t, "sessions/9_full_fixed_train_data.csv")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fixed, _ := json.Marshal(c.Fixed)
-	predict, err := parseIrisCSV([]byte(readTestdata(t, "sessions/9_full_predict_train_data.csv")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	calib, _ := json.Marshal(predict)
-	name, _ := json.Marshal(model)
-	return map[string]string{
-		"file_name": `"9_full"`, "fixed_circle_iris_points": string(fixed), "calib_circle_iris_points": string(calib),
-		"screen_width": "1495", "screen_height": "746", "k": "9", "model": string(name),
-	}
-}
-
-// batch9FullBody is a batch_predict of the 180 samples of the 9_full
-// second recording.
-func batch9FullBody(t testing.TB) string {
-	predict, err := parseIrisCSV([]byte(readTestdata(t, "sessions/9_full_predict_train_data.csv")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	b.WriteString(`{"calib_id": "9_full", "screen_width": 1495, "screen_height": 746, "k": 9, "model_name": "Linear Regression", "iris_tracking_data": [`)
-	for i, s := range predict {
-		if i > 0 {
-			b.WriteString(",")
-		}
-		fmt.Fprintf(&b, `{"left_iris_x": %v, "left_iris_y": %v, "right_iris_x": %v, "right_iris_y": %v, "timestamp": %d}`, s.LeftX, s.LeftY, s.RightX, s.RightY, 1700000000000+33*i)
-	}
-	b.WriteString("]}")
-	return b.String()
-}
-
-// memStore is a calibrationStore in memory, for benchmarks that separate
-// the handler's own work from the durable write to disk.
-type memStore struct {
-	mu    sync.Mutex
-	cals  map[string]calibration
-	saves int
-}
-
-func (m *memStore) Save(id string, c calibration) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.cals == nil {
-		m.cals = map[string]calibration{}
-	}
-	m.cals[id] = c
-	m.saves++
-	return nil
-}
-
-func (m *memStore) Load(id string) (calibration, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	c, ok := m.cals[id]
-	if !ok {
-		return calibration{}, errCalibrationNotFound
-	}
-	return c, nil
-}
-
-func (m *memStore) MaxIDLength() int { return 1 << 16 }
-
-func (m *memStore) Version(id string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.cals[id]; !ok {
-		return "", errCalibrationNotFound
-	}
-	return fmt.Sprint(m.saves), nil
-}
-
 // BenchmarkCalibValidation times a whole calib_validation request (form
 // decoding, store, fit with grid search, k-means, JSON) on the 180-row
 // 9_full recording, per model: with the real store (the save committed to
@@ -667,25 +401,6 @@ func BenchmarkBatchPredict(b *testing.B) {
 		if rec := s.do(req, ""); rec.Code != 200 {
 			b.Fatalf("%d %s", rec.Code, rec.Body)
 		}
-	}
-}
-
-func TestGazeModelCacheIsBounded(t *testing.T) {
-	c := newGazeModelCache(100)
-	for i := 0; i < 2000; i++ {
-		c.put(gazeCacheKey{id: fmt.Sprint(i), version: "v"}, &gazeModel{})
-	}
-	if n := len(c.entries); n > 100 {
-		t.Fatalf("%d entries, max 100", n)
-	}
-	c.put(gazeCacheKey{id: "a", version: "1", width: 1}, &gazeModel{})
-	c.put(gazeCacheKey{id: "a", version: "1", width: 2}, &gazeModel{})
-	c.put(gazeCacheKey{id: "a", version: "2", width: 1}, &gazeModel{})
-	if c.get(gazeCacheKey{id: "a", version: "1", width: 2}) != nil {
-		t.Fatal("an entry of a replaced calibration survived")
-	}
-	if c.get(gazeCacheKey{id: "a", version: "2", width: 1}) == nil {
-		t.Fatal("the new entry is missing")
 	}
 }
 

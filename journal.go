@@ -1,5 +1,8 @@
 package main
 
+// The store's write-ahead journal: the record format (samples as float64
+// bits behind a CRC-32C) and its reader.
+
 import (
 	"encoding/binary"
 	"hash/crc32"

@@ -1,5 +1,8 @@
 package main
 
+// Tests of the journal: records, torn tails, replay, commit before files,
+// the backlog, a second store on one folder, fuzzing.
+
 import (
 	"bytes"
 	"os"
@@ -8,52 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// openTestStore opens a store on dir that is closed when the test ends.
-func openTestStore(t testing.TB, dir string) (*fileStore, error) {
-	st, err := newFileStore(dir, nil)
-	if err == nil {
-		t.Cleanup(func() { st.Close() })
-	}
-	return st, err
-}
-
-// testCalibration is a small calibration whose every value carries marker.
-func testCalibration(marker float64, rows int) calibration {
-	c := calibration{ScreenWidth: 1000 + marker, ScreenHeight: 700}
-	for i := 0; i < rows; i++ {
-		c.Fixed = append(c.Fixed, labelledSample{irisSample{marker, 0.25, float64(i), 3}, 100 * marker, float64(i)})
-		c.Calib = append(c.Calib, irisSample{marker, 1, 2, float64(i)})
-	}
-	return c
-}
-
-func sameCalibration(a, b calibration) bool {
-	return slices.Equal(a.Fixed, b.Fixed) && slices.Equal(a.Calib, b.Calib) &&
-		a.ScreenWidth == b.ScreenWidth && a.ScreenHeight == b.ScreenHeight
-}
-
-// journalOf encodes the journal records of saves, in order.
-func journalOf(saves ...journalRecord) []byte {
-	var out []byte
-	for _, r := range saves {
-		out = append(out, encodeJournalRecord(r.saved, r.id, r.cal)...)
-	}
-	return out
-}
-
-func recordOf(id string, c calibration, saved time.Time) journalRecord {
-	return journalRecord{saved: saved, id: id, cal: c}
-}
-
-func journalSize(t *testing.T, dir string) int64 {
-	t.Helper()
-	fi, err := os.Stat(filepath.Join(dir, journalFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Size()
-}
 
 // TestJournalRecords: records read back as written; reading stops at a
 // torn or corrupted record and at anything after it.

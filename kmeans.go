@@ -1,5 +1,8 @@
 package main
 
+// k-means as scikit-learn's KMeans does it (greedy k-means++, Lloyd),
+// seeded so that the same points always give the same centroids.
+
 import (
 	"context"
 	"math"

@@ -1,6 +1,11 @@
 package main
 
-import "unicode/utf8"
+// The input limits an operator can set (MAX_SAMPLES and the others).
+
+import (
+	"flag"
+	"strconv"
+)
 
 // inputLimits are the request limits an operator can change.
 type inputLimits struct {
@@ -26,27 +31,36 @@ func defaultInputLimits() inputLimits {
 	}
 }
 
-// decodeID turns the id a client sent in field (file_name, calib_id) into
-// the calibration id: at most maxIDLength characters as sent, reduced by
-// sanitizeID, and short enough for the store's file names.
-func decodeID(field, name string, lim inputLimits) (string, error) {
-	if n := utf8.RuneCountInString(name); n > lim.maxIDLength {
-		return "", badField(field, "is %d characters long; the limit is %d (MAX_STRING_LENGTH)", n, lim.maxIDLength)
-	}
-	id, err := sanitizeID(name)
-	if err != nil {
-		return "", badField(field, "%v", err)
-	}
-	if lim.storeIDLength > 0 && len(id) > lim.storeIDLength {
-		return "", badField(field, "is %d characters long once reduced to an id; the limit is %d, the longest the calibration store's file system can name files with", len(id), lim.storeIDLength)
-	}
-	return id, nil
+// limitFlags holds the raw values of the input-limit flags until parse.
+type limitFlags struct {
+	samples, rows, strings, screen *string
 }
 
-// checkStringLength refuses a string field longer than limit characters.
-func checkStringLength(field, s string, limit int) error {
-	if n := utf8.RuneCountInString(s); n > limit {
-		return badField(field, "is %d characters long; the limit is %d (MAX_STRING_LENGTH)", n, limit)
+func registerLimitFlags(fs *flag.FlagSet, env func(name, def string) string, def inputLimits) *limitFlags {
+	return &limitFlags{
+		samples: fs.String("max-samples", env("MAX_SAMPLES", strconv.Itoa(def.maxSamples)), "iris samples per batch_predict (MAX_SAMPLES)"),
+		rows:    fs.String("max-calib-rows", env("MAX_CALIB_ROWS", strconv.Itoa(def.maxCalibRows)), "samples per calib_validation array (MAX_CALIB_ROWS)"),
+		strings: fs.String("max-string-length", env("MAX_STRING_LENGTH", strconv.Itoa(def.maxStringLen)), "characters in file_name, calib_id, model, user_id and study_id (MAX_STRING_LENGTH)"),
+		screen:  fs.String("max-screen-px", env("MAX_SCREEN_PX", strconv.FormatFloat(def.maxScreenPx, 'f', -1, 64)), "largest screen_width/screen_height accepted, in CSS pixels (MAX_SCREEN_PX)"),
 	}
-	return nil
+}
+
+// parse returns lim with the flags' values.
+func (f *limitFlags) parse(lim inputLimits) (inputLimits, error) {
+	for _, l := range []struct {
+		name, raw string
+		set       func(n int64)
+	}{
+		{"MAX_SAMPLES", *f.samples, func(n int64) { lim.maxSamples = int(n) }},
+		{"MAX_CALIB_ROWS", *f.rows, func(n int64) { lim.maxCalibRows = int(n) }},
+		{"MAX_STRING_LENGTH", *f.strings, func(n int64) { lim.maxStringLen, lim.maxIDLength = int(n), int(n) }},
+		{"MAX_SCREEN_PX", *f.screen, func(n int64) { lim.maxScreenPx = float64(n) }},
+	} {
+		n, err := positiveInt(l.raw, l.name)
+		if err != nil {
+			return lim, err
+		}
+		l.set(n)
+	}
+	return lim, nil
 }

@@ -1,7 +1,13 @@
+//go:build loadtest
+
 package main
 
+// The load generator (the `loadtest` subcommand), built only with
+// -tags loadtest so that the server binary holds none of it: loopback-only
+// clients of mixed traffic, the payloads they send, and an in-process
+// server for -spawn.
+
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"embed"
@@ -24,9 +30,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 )
+
+// loadTestBuilt reports whether this build holds the load generator.
+const loadTestBuilt = true
 
 // loadTestData holds the front end's real example calibration and
 // RUXAILAB's real batch: the requests the load test sends.
@@ -333,137 +341,6 @@ func (p *loadPayloads) newRequest(ctx context.Context, base string, route loadRo
 	return req, nil
 }
 
-// latencyHistogram counts durations in buckets 1 % wide from 1 µs to about
-// 150 s, so quantiles are exact to 1 % in constant memory. Safe for
-// concurrent use.
-type latencyHistogram struct {
-	buckets [histogramBuckets]atomic.Uint64
-	count   atomic.Uint64
-	max     atomic.Int64
-}
-
-const histogramBuckets = 1900 // 1.01^1900 µs ≈ 160 s
-
-// histogramBucket is ceil(log_1.01(d / 1 µs)), clamped to the table.
-func histogramBucket(d time.Duration) int {
-	us := float64(d) / float64(time.Microsecond)
-	if us <= 1 {
-		return 0
-	}
-	return min(histogramBuckets-1, int(math.Ceil(math.Log(us)/math.Log(1.01))))
-}
-
-func (h *latencyHistogram) add(d time.Duration) {
-	h.buckets[histogramBucket(d)].Add(1)
-	h.count.Add(1)
-	for {
-		m := h.max.Load()
-		if int64(d) <= m || h.max.CompareAndSwap(m, int64(d)) {
-			return
-		}
-	}
-}
-
-// quantile returns the upper edge of the bucket holding the q-th fraction
-// of the observations (nearest-rank), capped at the maximum seen.
-func (h *latencyHistogram) quantile(q float64) time.Duration {
-	n := h.count.Load()
-	if n == 0 {
-		return 0
-	}
-	rank := uint64(math.Ceil(q * float64(n)))
-	var seen uint64
-	for i := range h.buckets {
-		if seen += h.buckets[i].Load(); seen >= max(rank, 1) {
-			edge := time.Duration(math.Pow(1.01, float64(i)) * float64(time.Microsecond))
-			return min(edge, time.Duration(h.max.Load()))
-		}
-	}
-	return time.Duration(h.max.Load())
-}
-
-// mergeFrom adds o's observations to h (o must be quiescent).
-func (h *latencyHistogram) mergeFrom(o *latencyHistogram) {
-	for i := range o.buckets {
-		if v := o.buckets[i].Load(); v != 0 {
-			h.buckets[i].Add(v)
-		}
-	}
-	h.count.Add(o.count.Load())
-	if m := o.max.Load(); m > h.max.Load() {
-		h.max.Store(m)
-	}
-}
-
-// routeStats are the outcomes of one route.
-type routeStats struct {
-	status    [600]atomic.Uint64 // by HTTP status; index 0 holds codes outside 100-599
-	transport atomic.Uint64      // requests that got no complete response
-	badBody   atomic.Uint64      // 200 answers whose body is not the JSON expected
-	latency   latencyHistogram   // of complete responses
-}
-
-func (s *routeStats) requests() uint64 {
-	var n uint64
-	for i := range s.status {
-		n += s.status[i].Load()
-	}
-	return n + s.transport.Load()
-}
-
-// loadStats are the outcomes of the whole run.
-type loadStats struct {
-	routes [loadRouteCount]routeStats
-
-	slowestNs atomic.Int64 // the longest latency so far, for a cheap first check
-
-	mu           sync.Mutex
-	errorSamples []string // the first few transport errors
-	slowest      slowRequest
-}
-
-// slowRequest is the slowest request of the run.
-type slowRequest struct {
-	route   loadRoute
-	start   time.Time
-	elapsed time.Duration
-}
-
-// noteLatency remembers the request if it is the slowest so far.
-func (s *loadStats) noteLatency(route loadRoute, start time.Time, elapsed time.Duration) {
-	if int64(elapsed) <= s.slowestNs.Load() {
-		return
-	}
-	s.mu.Lock()
-	if elapsed > s.slowest.elapsed {
-		s.slowest = slowRequest{route: route, start: start, elapsed: elapsed}
-		s.slowestNs.Store(int64(elapsed))
-	}
-	s.mu.Unlock()
-}
-
-func (s *loadStats) transportError(route loadRoute, err error) {
-	s.routes[route].transport.Add(1)
-	s.mu.Lock()
-	if len(s.errorSamples) < 5 {
-		s.errorSamples = append(s.errorSamples, route.String()+": "+err.Error())
-	}
-	s.mu.Unlock()
-}
-
-// expectedStatus reports whether the load test accepts status on route:
-// success, rate limiting and load shedding, and on the bad-request route the
-// client mistakes it makes on purpose.
-func expectedStatus(route loadRoute, status int) bool {
-	switch status {
-	case 200, 429, 503:
-		return true
-	case 400, 404:
-		return route == loadBad
-	}
-	return false
-}
-
 // loadClient is one simulated client on its own keep-alive connection.
 type loadClient struct {
 	forwardedFor string // its address, from 198.18.0.0/15
@@ -556,79 +433,6 @@ func (p *loadPayloads) plausibleBody(route loadRoute, b []byte) bool {
 	return true
 }
 
-// memorySampler follows the server's peak memory: the Go runtime's
-// HeapInuse and Sys of this process (with -spawn), or the VmRSS of an
-// external process (with -pid), every loadTestSampleEvery.
-type memorySampler struct {
-	pid       int // 0: this process
-	heapInuse atomic.Uint64
-	sys       atomic.Uint64
-	rssKB     atomic.Uint64
-	stop      chan struct{}
-	done      chan struct{}
-}
-
-func startMemorySampler(pid int) *memorySampler {
-	m := &memorySampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(m.done)
-		t := time.NewTicker(loadTestSampleEvery)
-		defer t.Stop()
-		for {
-			m.sample()
-			select {
-			case <-m.stop:
-				m.sample()
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return m
-}
-
-func (m *memorySampler) sample() {
-	raise := func(a *atomic.Uint64, v uint64) {
-		if v > a.Load() {
-			a.Store(v)
-		}
-	}
-	if m.pid == 0 {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		raise(&m.heapInuse, ms.HeapInuse)
-		raise(&m.sys, ms.Sys)
-		return
-	}
-	if kb, err := procStatusKB(m.pid, "VmRSS"); err == nil {
-		raise(&m.rssKB, kb)
-	}
-}
-
-func (m *memorySampler) finish() {
-	close(m.stop)
-	<-m.done
-}
-
-// procStatusKB reads a "Name:   123 kB" field of /proc/PID/status (PID 0:
-// this process).
-func procStatusKB(pid int, field string) (uint64, error) {
-	path := "/proc/self/status"
-	if pid != 0 {
-		path = "/proc/" + strconv.Itoa(pid) + "/status"
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			return strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("%s has no %s", path, field)
-}
-
 // listenWatcher is the spawned server's stdout: it picks the address out
 // of "eyetrack listening on http://ADDR (...)".
 type listenWatcher struct {
@@ -651,50 +455,6 @@ func (w *listenWatcher) Write(p []byte) (int, error) {
 			w.sent = true
 		}
 		w.line = w.line[i+1:]
-	}
-	return len(p), nil
-}
-
-// listeningAddr parses the server's start-up line.
-func listeningAddr(line string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "eyetrack listening on http://")
-	if !ok {
-		return "", false
-	}
-	addr, _, _ := strings.Cut(rest, " ")
-	return addr, addr != ""
-}
-
-// logTally counts the spawned server's log lines by level and keeps the
-// first few errors.
-type logTally struct {
-	mu       sync.Mutex
-	partial  []byte
-	errors   int
-	warnings int
-	samples  []string
-}
-
-func (l *logTally) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	for {
-		i := bytes.IndexByte(l.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := string(l.partial[:i])
-		l.partial = l.partial[i+1:]
-		switch {
-		case strings.Contains(line, "level=ERROR"), strings.Contains(line, `"level":"ERROR"`):
-			l.errors++
-			if len(l.samples) < 3 {
-				l.samples = append(l.samples, truncate(line, 300))
-			}
-		case strings.Contains(line, "level=WARN"), strings.Contains(line, `"level":"WARN"`):
-			l.warnings++
-		}
 	}
 	return len(p), nil
 }
@@ -784,11 +544,12 @@ func storeSetupCalibration(ctx context.Context, base string, p *loadPayloads, cl
 
 // runLoadTest is the `loadtest` subcommand: a loopback-only load generator
 // holding N keep-alive connections of mixed traffic for a duration, then a
-// report. It fails when any status outside 200/400/404/429/503, any
-// transport error or any malformed 200 body was seen.
+// report. It fails on any transport error, any malformed 200 body, and any
+// status other than 200, 429 and 503 (400 and 404 are expected only on
+// the deliberately bad requests of -bad).
 //
-//	go run . loadtest -spawn -duration 60s -connections 200
-//	go run . loadtest -addr http://127.0.0.1:5000 -pid $(pidof eyetrack)
+//	go run -tags loadtest . loadtest -spawn -duration 60s -connections 200
+//	go run -tags loadtest . loadtest -addr http://127.0.0.1:5000 -pid $(pidof eyetrack)
 //
 // It first stores the example calibration under "loadtest" (every
 // batch_predict uses it); each client stores its own calibrations under
@@ -823,21 +584,8 @@ func runLoadTest(ctx context.Context, args []string, stdout io.Writer) error {
 		targetNote = "spawned in-process, temporary store, RATELIMIT_TRUSTED_PROXIES=127.0.0.1/32, other settings from the environment or defaults"
 	}
 	base := opts.target.String()
-
 	var dials atomic.Int64
-	newClient := func() (*http.Client, *http.Transport) {
-		tr := &http.Transport{
-			DialContext:         loopbackDialer(&dials),
-			MaxIdleConns:        1,
-			MaxIdleConnsPerHost: 1,
-			MaxConnsPerHost:     1,
-			IdleConnTimeout:     2 * time.Minute,
-			DisableCompression:  true,
-			Proxy:               nil, // never through a proxy: loopback only
-		}
-		return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, tr
-	}
-	setupClient, setupTransport := newClient()
+	setupClient, setupTransport := newLoopbackClient(&dials)
 	err = storeSetupCalibration(ctx, base, payloads, setupClient)
 	setupTransport.CloseIdleConnections()
 	if err != nil {
@@ -849,255 +597,77 @@ func runLoadTest(ctx context.Context, args []string, stdout io.Writer) error {
 	if opts.spawn || opts.pid != 0 {
 		sampler = startMemorySampler(opts.pid)
 	}
-	stats := &loadStats{}
-	clients := make([]*loadClient, opts.connections)
-	transports := make([]*http.Transport, opts.connections)
-	greedyCount := int(math.Round(opts.greedy * float64(opts.connections)))
-	for i := range clients {
-		hc, tr := newClient()
-		transports[i] = tr
-		clients[i] = &loadClient{
+	in := loadReportInput{opts: opts, base: base, targetNote: targetNote, stats: &loadStats{}}
+	loadBefore := loadAverage()
+	in.start = time.Now()
+	in.greedy = runLoadClients(ctx, opts, base, payloads, in.stats, &dials)
+	in.elapsed = time.Since(in.start)
+	in.machine = fmt.Sprintf("%d CPUs, load average %s before and %s after", runtime.NumCPU(), loadBefore, loadAverage())
+	in.dials, in.memory, in.interrupted = dials.Load(), peakMemory(sampler, opts.pid), ctx.Err() != nil
+	if server != nil {
+		in.logs = server.logs
+		in.stopErr = server.stop()
+	}
+	return writeLoadReport(stdout, in)
+}
+
+// newLoopbackClient returns an HTTP client of one keep-alive connection
+// that dials loopback addresses only (counted in dials) and never follows
+// redirects or goes through a proxy.
+func newLoopbackClient(dials *atomic.Int64) (*http.Client, *http.Transport) {
+	tr := &http.Transport{
+		DialContext:         loopbackDialer(dials),
+		MaxIdleConns:        1,
+		MaxIdleConnsPerHost: 1,
+		MaxConnsPerHost:     1,
+		IdleConnTimeout:     2 * time.Minute,
+		DisableCompression:  true,
+		Proxy:               nil, // never through a proxy: loopback only
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, tr
+}
+
+// runLoadClients runs opts.connections clients until the duration ends and
+// returns how many of them were greedy.
+func runLoadClients(ctx context.Context, opts loadTestOptions, base string, payloads *loadPayloads, stats *loadStats, dials *atomic.Int64) int {
+	greedy := int(math.Round(opts.greedy * float64(opts.connections)))
+	deadline := time.Now().Add(opts.duration)
+	var wg sync.WaitGroup
+	for i := 0; i < opts.connections; i++ {
+		hc, tr := newLoopbackClient(dials)
+		c := &loadClient{
 			forwardedFor: benchmarkAddress(i),
 			calibID:      "loadtest-c" + strconv.Itoa(i),
-			greedy:       i < greedyCount,
+			greedy:       i < greedy,
 			bad:          opts.bad,
 			rng:          rand.New(rand.NewPCG(opts.seed, uint64(i))),
 			http:         hc,
 		}
-	}
-	loadBefore := loadAverage()
-	start := time.Now()
-	deadline := start.Add(opts.duration)
-	var wg sync.WaitGroup
-	for _, c := range clients {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer tr.CloseIdleConnections()
 			c.run(ctx, base, deadline, opts.timeout, payloads, stats)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	loadAfter := loadAverage()
-	for _, tr := range transports {
-		tr.CloseIdleConnections()
-	}
-	var memory string
-	switch {
-	case sampler == nil:
-		memory = "n/a (external server; pass -pid PID to read /proc/PID/status)"
-	case opts.pid != 0:
-		sampler.finish()
-		hwm, err := procStatusKB(opts.pid, "VmHWM")
-		hwmText := "VmHWM n/a"
-		if err == nil {
-			hwmText = fmt.Sprintf("VmHWM %s", mib(hwm*1024))
-		}
-		memory = fmt.Sprintf("VmRSS peak %s (sampled every %v), %s (pid %d)", mib(sampler.rssKB.Load()*1024), loadTestSampleEvery, hwmText, opts.pid)
-	default:
-		sampler.finish()
-		hwmText := "VmHWM n/a"
-		if hwm, err := procStatusKB(0, "VmHWM"); err == nil {
-			hwmText = "VmHWM " + mib(hwm*1024)
-		}
-		memory = fmt.Sprintf("HeapInuse %s, Sys %s (runtime.MemStats every %v), %s; one process holds the server and the load generator",
-			mib(sampler.heapInuse.Load()), mib(sampler.sys.Load()), loadTestSampleEvery, hwmText)
-	}
-	var (
-		stopErr error
-		logs    *logTally
-	)
-	if server != nil {
-		logs = server.logs
-		stopErr = server.stop()
-	}
-	return writeLoadReport(stdout, loadReportInput{
-		opts: opts, base: base, targetNote: targetNote, start: start, elapsed: elapsed, greedy: greedyCount,
-		machine: fmt.Sprintf("%d CPUs, load average %s before and %s after", runtime.NumCPU(), loadBefore, loadAfter),
-		stats:   stats, dials: dials.Load(), memory: memory, logs: logs, stopErr: stopErr,
-		interrupted: ctx.Err() != nil,
-	})
+	return greedy
 }
 
-// loadReportInput is everything the report shows.
-type loadReportInput struct {
-	opts        loadTestOptions
-	base        string
-	targetNote  string
-	machine     string
-	start       time.Time
-	elapsed     time.Duration
-	greedy      int
-	stats       *loadStats
-	dials       int64
-	memory      string
-	logs        *logTally // nil for an external server
-	stopErr     error
-	interrupted bool
-}
-
-// mib formats a byte count in MiB.
-func mib(b uint64) string {
-	return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
-}
-
-// millis formats a latency in milliseconds.
-func millis(d time.Duration) string {
-	return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
-}
-
-// writeLoadReport prints the report and returns an error when the run
-// failed: an unexpected status, a transport error, a malformed 200 body, no
-// request at all, or a spawned server that did not shut down cleanly.
-func writeLoadReport(w io.Writer, in loadReportInput) error {
-	st := in.stats
-	var all latencyHistogram
-	var total, transport, badBody uint64
-	statusTotals := map[int]uint64{}
-	for r := range st.routes {
-		rs := &st.routes[r]
-		all.mergeFrom(&rs.latency)
-		total += rs.requests()
-		transport += rs.transport.Load()
-		badBody += rs.badBody.Load()
-		for code := range rs.status {
-			if n := rs.status[code].Load(); n > 0 {
-				statusTotals[code] += n
-			}
-		}
+// peakMemory stops sampler and describes the server's peak memory: of the
+// process pid, or of this process when the server was spawned in it.
+func peakMemory(sampler *memorySampler, pid int) string {
+	if sampler == nil {
+		return "n/a (external server; pass -pid PID to read /proc/PID/status)"
 	}
-	secs := in.elapsed.Seconds()
-	rate := func(n uint64) string { return strconv.FormatFloat(float64(n)/secs, 'f', 1, 64) }
-
-	b := bufio.NewWriter(w)
-	fmt.Fprintln(b, "eyetrack load test")
-	fmt.Fprintf(b, "target:      %s (%s)\n", in.base, in.targetNote)
-	fmt.Fprintf(b, "clients:     %d keep-alive connections: %d greedy (no pause), %d polite (0.5-1.5 s pause); X-Forwarded-For %s to %s\n",
-		in.opts.connections, in.greedy, in.opts.connections-in.greedy, benchmarkAddress(0), benchmarkAddress(in.opts.connections-1))
-	note := ""
-	if in.interrupted {
-		note = " (interrupted before the end)"
+	sampler.finish()
+	hwmText := "VmHWM n/a"
+	if hwm, err := procStatusKB(pid, "VmHWM"); err == nil {
+		hwmText = "VmHWM " + mib(hwm*1024)
 	}
-	fmt.Fprintf(b, "duration:    %.1fs%s; %d requests, %s/s; %d connections opened\n", secs, note, total, rate(total), in.dials)
-	fmt.Fprintf(b, "machine:     %s\n\n", in.machine)
-
-	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "route\trequests\treq/s\t200\t400\t404\t429\t503\tother\terrors\tp50\tp90\tp99\tmax\t")
-	var allOther uint64
-	var unexpected []string
-	for r := range st.routes {
-		for code := range st.routes[r].status {
-			if n := st.routes[r].status[code].Load(); n > 0 && !expectedStatus(loadRoute(r), code) {
-				allOther += n
-				unexpected = append(unexpected, fmt.Sprintf("%s: %d=%d", loadRoute(r), code, n))
-			}
-		}
+	if pid != 0 {
+		return fmt.Sprintf("VmRSS peak %s (sampled every %v), %s (pid %d)", mib(sampler.rssKB.Load()*1024), loadTestSampleEvery, hwmText, pid)
 	}
-	row := func(name string, n uint64, count func(int) uint64, other, errs uint64, h *latencyHistogram) {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t\n", name, n, rate(n),
-			count(200), count(400), count(404), count(429), count(503), other, errs,
-			millis(h.quantile(0.50)), millis(h.quantile(0.90)), millis(h.quantile(0.99)), millis(time.Duration(h.max.Load())))
-	}
-	for r := range st.routes {
-		rs := &st.routes[r]
-		if rs.requests() == 0 {
-			continue
-		}
-		var other uint64
-		for code := range rs.status {
-			if !expectedStatus(loadRoute(r), code) {
-				other += rs.status[code].Load()
-			}
-		}
-		row(loadRoute(r).String(), rs.requests(), func(code int) uint64 { return rs.status[code].Load() }, other, rs.transport.Load(), &rs.latency)
-	}
-	row("all", total, func(code int) uint64 { return statusTotals[code] }, allOther, transport, &all)
-	tw.Flush()
-	fmt.Fprintln(b, "(latency from request start to the last body byte; quantiles exact to 1%)")
-	st.mu.Lock()
-	if slow := st.slowest; slow.elapsed > 0 {
-		fmt.Fprintf(b, "slowest:     %s, sent %.1fs into the run, %s\n", slow.route, slow.start.Sub(in.start).Seconds(), millis(slow.elapsed))
-	}
-	st.mu.Unlock()
-
-	var codes []string
-	for code := 0; code < 600; code++ {
-		n, ok := statusTotals[code]
-		if !ok {
-			continue
-		}
-		name := strconv.Itoa(code)
-		if code == 0 {
-			name = "outside-100-599"
-		}
-		codes = append(codes, fmt.Sprintf("%s=%d", name, n))
-	}
-	fmt.Fprintf(b, "\nstatuses:    %s\n", strings.Join(codes, " "))
-	if len(unexpected) == 0 {
-		fmt.Fprintln(b, "unexpected statuses: none")
-	} else {
-		fmt.Fprintf(b, "unexpected statuses: %s\n", strings.Join(unexpected, " "))
-	}
-	fmt.Fprintf(b, "transport errors: %d\n", transport)
-	st.mu.Lock()
-	for _, e := range st.errorSamples {
-		fmt.Fprintf(b, "  e.g. %s\n", e)
-	}
-	st.mu.Unlock()
-	fmt.Fprintf(b, "malformed 200 bodies: %d\n", badBody)
-	fmt.Fprintf(b, "peak server memory: %s\n", in.memory)
-	if in.logs != nil {
-		in.logs.mu.Lock()
-		fmt.Fprintf(b, "server log:  %d ERROR lines, %d WARN lines\n", in.logs.errors, in.logs.warnings)
-		for _, s := range in.logs.samples {
-			fmt.Fprintf(b, "  e.g. %s\n", s)
-		}
-		in.logs.mu.Unlock()
-	}
-	if in.stopErr != nil {
-		fmt.Fprintf(b, "server shutdown: %v\n", in.stopErr)
-	}
-
-	var problems []string
-	if len(unexpected) > 0 {
-		problems = append(problems, "unexpected statuses "+strings.Join(unexpected, " "))
-	}
-	if transport > 0 {
-		problems = append(problems, fmt.Sprintf("%d transport errors", transport))
-	}
-	if badBody > 0 {
-		problems = append(problems, fmt.Sprintf("%d malformed 200 bodies", badBody))
-	}
-	if total == 0 {
-		problems = append(problems, "no request completed")
-	}
-	if in.stopErr != nil {
-		problems = append(problems, "the server did not shut down cleanly")
-	}
-	if len(problems) == 0 {
-		fmt.Fprintln(b, "result:      PASS")
-	} else {
-		fmt.Fprintf(b, "result:      FAIL: %s\n", strings.Join(problems, "; "))
-	}
-	if err := b.Flush(); err != nil {
-		return err
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("loadtest failed: %s", strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// loadAverage returns the 1-minute load average of the machine ("n/a"
-// where /proc/loadavg is missing): context for the latencies, since the
-// load generator shares the CPUs with the server.
-func loadAverage() string {
-	raw, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "n/a"
-	}
-	if f := strings.Fields(string(raw)); len(f) > 0 {
-		return f[0]
-	}
-	return "n/a"
+	return fmt.Sprintf("HeapInuse %s, Sys %s (runtime.MemStats every %v), %s; one process holds the server and the load generator",
+		mib(sampler.heapInuse.Load()), mib(sampler.sys.Load()), loadTestSampleEvery, hwmText)
 }

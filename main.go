@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +47,8 @@ type config struct {
 }
 
 // loadConfig reads flags, falling back to the environment, then to the
-// defaults that make `go run .` work with nothing set. Flags win.
+// defaults that make `go run .` work with nothing set. Flags win. For -h
+// and -version it returns a *printAndExit with the text to print.
 func loadConfig(args []string, getenv func(string) string) (config, error) {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -69,21 +71,18 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
 	shutdown := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may run on shutdown (SHUTDOWN_TIMEOUT)")
-	maxSamples := fs.String("max-samples", env("MAX_SAMPLES", strconv.Itoa(c.limits.maxSamples)), "iris samples per batch_predict (MAX_SAMPLES)")
-	maxRows := fs.String("max-calib-rows", env("MAX_CALIB_ROWS", strconv.Itoa(c.limits.maxCalibRows)), "samples per calib_validation array (MAX_CALIB_ROWS)")
-	maxString := fs.String("max-string-length", env("MAX_STRING_LENGTH", strconv.Itoa(c.limits.maxStringLen)), "characters in file_name, calib_id, model, user_id and study_id (MAX_STRING_LENGTH)")
-	maxScreen := fs.String("max-screen-px", env("MAX_SCREEN_PX", strconv.FormatFloat(c.limits.maxScreenPx, 'f', -1, 64)), "largest screen_width/screen_height accepted, in CSS pixels (MAX_SCREEN_PX)")
+	lf := registerLimitFlags(fs, env, c.limits)
 	rl := registerRateLimitFlags(fs, env)
 	wf := registerWorkFlags(fs, env)
+	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			var usage strings.Builder
-			usage.WriteString("Usage: eyetrack [flags]   (every flag falls back to the environment variable named in its text)\n")
-			fs.SetOutput(&usage)
-			fs.PrintDefaults()
-			return c, &helpRequested{usage: usage.String()}
+			return c, &printAndExit{text: usage(fs)}
 		}
 		return c, fmt.Errorf("command line: %w", err)
+	}
+	if *version {
+		return c, &printAndExit{text: versionText() + "\n"}
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("command line: unexpected argument %q", fs.Arg(0))
@@ -92,23 +91,6 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if c.maxBodyBytes, err = positiveInt(*maxBody, "MAX_BODY_BYTES"); err != nil {
 		return c, err
 	}
-	var n int64
-	if n, err = positiveInt(*maxSamples, "MAX_SAMPLES"); err != nil {
-		return c, err
-	}
-	c.limits.maxSamples = int(n)
-	if n, err = positiveInt(*maxRows, "MAX_CALIB_ROWS"); err != nil {
-		return c, err
-	}
-	c.limits.maxCalibRows = int(n)
-	if n, err = positiveInt(*maxString, "MAX_STRING_LENGTH"); err != nil {
-		return c, err
-	}
-	c.limits.maxStringLen, c.limits.maxIDLength = int(n), int(n)
-	if n, err = positiveInt(*maxScreen, "MAX_SCREEN_PX"); err != nil {
-		return c, err
-	}
-	c.limits.maxScreenPx = float64(n)
 	if c.shutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.shutdownTimeout < 0 {
 		return c, fmt.Errorf("SHUTDOWN_TIMEOUT %q is not a duration such as 20s", *shutdown)
 	}
@@ -118,19 +100,86 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if strings.Contains(c.storeDir, "://") {
 		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
 	}
+	if c.limits, err = lf.parse(c.limits); err != nil {
+		return c, err
+	}
 	if c.rateLimit, err = rl.parse(); err != nil {
 		return c, err
 	}
-	if c.work, err = wf.parse(); err != nil {
-		return c, err
-	}
-	return c, nil
+	c.work, err = wf.parse()
+	return c, err
 }
 
-// helpRequested is returned by loadConfig for -h; run prints the usage.
-type helpRequested struct{ usage string }
+// usage is the -h text: the subcommands, then every flag.
+func usage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	b.WriteString(`Usage:
+  eyetrack [flags]            serve the API
+  eyetrack loadtest [flags]   load-test a server on loopback (a build with -tags loadtest; -h for its flags)
 
-func (h *helpRequested) Error() string { return "help requested" }
+Every flag falls back to the environment variable named in its text; flags win.
+Boolean flags may stand alone (-ratelimit-dry-run) or take a value (-ratelimit-enabled=false).
+
+Flags:
+`)
+	fs.SetOutput(&b)
+	fs.PrintDefaults()
+	return b.String()
+}
+
+// versionText is the module version and VCS revision the binary was built
+// from, as the Go toolchain recorded them.
+func versionText() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "eyetrack (no build information)"
+	}
+	text := "eyetrack " + info.Main.Version
+	var rev, when, modified string
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", with uncommitted changes"
+			}
+		}
+	}
+	if rev != "" {
+		text += fmt.Sprintf(", revision %s (%s%s)", rev, when, modified)
+	}
+	return text + ", " + info.GoVersion
+}
+
+// printAndExit is returned by loadConfig for -h and -version: run prints
+// text and exits successfully.
+type printAndExit struct{ text string }
+
+func (p *printAndExit) Error() string { return "nothing to serve: " + strings.TrimSpace(p.text) }
+
+// boolText is a boolean setting kept as text until it is parsed (so that
+// the environment's spellings, "yes" or "on", work too); on the command
+// line it may stand alone, as a bool flag: -ratelimit-dry-run means true.
+type boolText struct{ s *string }
+
+func (b boolText) String() string {
+	if b.s == nil {
+		return ""
+	}
+	return *b.s
+}
+func (b boolText) Set(v string) error { *b.s = v; return nil }
+func (b boolText) IsBoolFlag() bool   { return true }
+
+// boolFlag registers a boolText flag with value as its default.
+func boolFlag(fs *flag.FlagSet, name, value, usage string) *string {
+	s := value
+	fs.Var(boolText{&s}, name, usage)
+	return &s
+}
 
 func positiveInt(s, name string) (int64, error) {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -150,15 +199,16 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 
 // run is the whole program: it serves until ctx ends, then shuts down
 // gracefully (listener closed, in-flight requests finished within the
-// shutdown timeout, webhooks drained).
+// shutdown timeout, then running computations cancelled, webhooks drained,
+// the store closed).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "loadtest" {
 		return runLoadTest(ctx, args[1:], stdout)
 	}
 	cfg, err := loadConfig(args, getenv)
-	var help *helpRequested
-	if errors.As(err, &help) {
-		fmt.Fprint(stdout, help.usage)
+	var pe *printAndExit
+	if errors.As(err, &pe) {
+		fmt.Fprint(stdout, pe.text)
 		return nil
 	}
 	if err != nil {
@@ -182,15 +232,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log:     log,
 	}
 	go deps.limiter.runJanitor(ctx)
-	srv := &http.Server{
-		Handler:           newServer(cfg, deps),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(newServer(cfg, deps), log)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -202,40 +244,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
 	case err := <-serveErr:
-		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer hcancel()
-		hook.Close(hctx)
-		if cerr := store.Close(); cerr != nil {
-			log.Error("calibration store", "err", cerr)
-		}
+		closeBackground(hook, store, log)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
-	defer cancel()
-	shutdownErr := srv.Shutdown(sctx)
-	if shutdownErr != nil {
-		// Requests still running: their computations are cancelled, and
-		// each answers 503 with Retry-After before its connection closes.
-		log.Warn("shutdown timeout reached; cancelling running computations", "timeout", cfg.shutdownTimeout.String())
-		stopWork(errShuttingDown)
-		gctx, gcancel := context.WithTimeout(context.Background(), shutdownGrace)
-		defer gcancel()
-		if err := srv.Shutdown(gctx); err == nil {
-			shutdownErr = nil
-		} else {
-			srv.Close()
-		}
-	}
-	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second) // webhooks get their own short deadline
-	defer hcancel()
-	if err := hook.Close(hctx); err != nil {
-		log.Error("webhooks", "err", err)
-	}
-	if err := store.Close(); err != nil { // after the last request: writes what the journal holds
-		log.Error("calibration store", "err", err)
-	}
+	shutdownErr := shutdown(srv, cfg.shutdownTimeout, stopWork, log)
+	closeBackground(hook, store, log)
 	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -244,6 +258,55 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer is the server's http.Server: timeouts that bound slow
+// clients, and net/http's own errors in the log.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second, // calibrations extend theirs (admission.extendWriteDeadline)
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// shutdown closes the listener and waits up to timeout for the requests in
+// flight. Past it, running computations are cancelled (stopWork) and each
+// answers 503 with Retry-After within shutdownGrace before the remaining
+// connections are closed.
+func shutdown(srv *http.Server, timeout time.Duration, stopWork context.CancelCauseFunc, log *slog.Logger) error {
+	log.Info("shutting down", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err == nil {
+		return nil
+	}
+	log.Warn("shutdown timeout reached; cancelling running computations", "timeout", timeout.String())
+	stopWork(errShuttingDown)
+	gctx, gcancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer gcancel()
+	if err = srv.Shutdown(gctx); err != nil {
+		srv.Close()
+	}
+	return err
+}
+
+// closeBackground drains the webhooks (with a short deadline of their own)
+// and closes the store, which writes what its journal holds.
+func closeBackground(hook *webhookNotifier, store *fileStore, log *slog.Logger) {
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	if err := hook.Close(hctx); err != nil {
+		log.Error("webhooks", "err", err)
+	}
+	if err := store.Close(); err != nil {
+		log.Error("calibration store", "err", err)
+	}
 }
 
 // shutdownGrace is how long cancelled computations get to write their 503
@@ -315,4 +378,14 @@ func handleModels(specs map[string]modelSpec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"models": names})
 	})
+}
+
+// listeningAddr parses the server's start-up line.
+func listeningAddr(line string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "eyetrack listening on http://")
+	if !ok {
+		return "", false
+	}
+	addr, _, _ := strings.Cut(rest, " ")
+	return addr, addr != ""
 }

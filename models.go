@@ -1,8 +1,16 @@
 package main
 
+// The models the server fits: their names, the registry of their specs
+// (grid, preprocessing), and the types every model family implements.
+
 import (
+	"context"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // modelNames lists the eight model names the front end offers, in its order.
@@ -11,14 +19,10 @@ var modelNames = [...]string{
 	"Bayesian Ridge", "SGD Regressor", "Support Vector Regressor", "Random Forest Regressor",
 }
 
-// modelSpecs returns every model this build serves, by name. A spec with an
-// empty grid is a model the build does not serve yet.
+// modelSpecs returns every model this build serves, by name.
 func modelSpecs() map[string]modelSpec {
-	specs := map[string]modelSpec{
-		"Linear Regression": {
-			name: "Linear Regression", poly: true,
-			grid: []candidate{{fit: fitOLS}},
-		},
+	return map[string]modelSpec{
+		"Linear Regression":        linearRegressionSpec(),
 		"Ridge Regression":         ridgeSpec(),
 		"Lasso Regression":         lassoSpec(),
 		"Elastic Net":              elasticNetSpec(),
@@ -27,12 +31,6 @@ func modelSpecs() map[string]modelSpec {
 		"Support Vector Regressor": svrSpec(),
 		"Random Forest Regressor":  randomForestSpec(),
 	}
-	for name, s := range specs {
-		if len(s.grid) == 0 {
-			delete(specs, name)
-		}
-	}
-	return specs
 }
 
 // servedModels lists the names in specs, in the front end's order.
@@ -51,12 +49,110 @@ func unknownModelError(name string, specs map[string]modelSpec) error {
 	return fmt.Errorf("unknown model %q; this server fits: %s", name, strings.Join(servedModels(specs), ", "))
 }
 
-// ridgeSpec is GridSearchCV over Ridge alphas after PolynomialFeatures(2).
-func ridgeSpec() modelSpec {
-	alphas := []float64{0.001, 0.005, 0.01, 0.1, 0.5, 1, 10, 20, 50, 100}
-	grid := make([]candidate, len(alphas))
-	for i, a := range alphas {
-		grid[i] = candidate{params: []param{{"ridge__alpha", a}}, fit: fitRidge(a)}
+// predictor is a fitted single-target regression model.
+type predictor interface {
+	// predict writes one prediction per row of x into dst (len(dst) == rows).
+	predict(x *mat.Dense, dst []float64)
+}
+
+// fitter fits a model on the rows of x (samples × features) against y. It
+// gives up with stopCause(ctx) once ctx is done; iterative solvers check ctx
+// often enough to stop within about 100 ms.
+type fitter func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error)
+
+// stopCause is nil while ctx runs, then why it stopped: context.Cause, so a
+// fit deadline or a shutdown set as the cause reaches the handler.
+func stopCause(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
 	}
-	return modelSpec{name: "Ridge Regression", poly: true, search: true, grid: grid}
+	return context.Cause(ctx)
+}
+
+// param is one named hyper-parameter of a grid candidate, reported in the
+// scikit-learn spelling (for example "ridge__alpha").
+type param struct {
+	Name  string
+	Value any
+}
+
+// candidate is one point of a model's parameter grid.
+type candidate struct {
+	params []param
+	fit    fitter
+	// fitKey, when not empty, is shared by candidates that fit identical
+	// models (they differ only in a parameter the estimator ignores, such
+	// as SGD's l1_ratio under the L2 penalty): the search scores the first
+	// of them and gives the others the same score.
+	fitKey string
+	// group, when not empty, names candidates that the spec's fitGroup
+	// fits together on one training set, sharing work between them.
+	group string
+	// settings holds the candidate's typed hyper-parameters (svrConfig,
+	// sgdParams) for fitGroup: the values fit closes over, written once.
+	settings any
+}
+
+// modelSpec says how the calibration fits one model name: whether the
+// PolynomialFeatures(2) step comes first, and the candidates a 5-fold grid
+// search chooses from (a single candidate without search for plain least
+// squares).
+type modelSpec struct {
+	name   string
+	poly   bool
+	search bool
+	grid   []candidate
+	// fitGroup, when set, fits the candidates of one group (in grid order)
+	// on the same rows at once and returns one model per candidate, each as
+	// the candidate's own fit would be up to the estimator's tolerance; a
+	// nil model marks a candidate that could not be fitted.
+	fitGroup func(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error)
+}
+
+// errNotFittable reports data a model cannot be fitted on (too few rows for
+// the folds, for example). Handlers answer it with 400.
+var errNotFittable = errors.New("model cannot be fitted on these rows")
+
+// fitModel fits spec on x (already scaled, before any polynomial step): the
+// polynomial step if the spec has one, then the single fit or the search.
+func fitModel(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
+	if spec.poly {
+		x = polyFeatures2(x)
+	}
+	if !spec.search {
+		if len(spec.grid) != 1 {
+			return searchResult{}, fmt.Errorf("model %q: want one candidate without search", spec.name)
+		}
+		m, err := spec.grid[0].fit(ctx, x, y)
+		if err != nil {
+			return searchResult{}, err
+		}
+		return searchResult{model: m, best: spec.grid[0], bestCV: math.NaN()}, nil
+	}
+	return gridSearch(ctx, spec, x, y, borrow)
+}
+
+// predictModel applies a fitted spec to scaled rows.
+func predictModel(spec modelSpec, m predictor, x *mat.Dense) []float64 {
+	if spec.poly {
+		x = polyFeatures2(x)
+	}
+	rows, _ := x.Dims()
+	out := make([]float64, rows)
+	m.predict(x, out)
+	return out
+}
+
+// candidateSettings returns the typed settings of cands (what their fits
+// close over), or an error naming a candidate whose settings are not a T.
+func candidateSettings[T any](cands []candidate) ([]T, error) {
+	out := make([]T, len(cands))
+	for i, c := range cands {
+		v, ok := c.settings.(T)
+		if !ok {
+			return nil, fmt.Errorf("grid candidate %v has no %T settings", c.params, v)
+		}
+		out[i] = v
+	}
+	return out, nil
 }

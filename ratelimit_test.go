@@ -1,16 +1,15 @@
 package main
 
+// Tests of the rate limiter through the server: Flask-Limiter's semantics,
+// headers, trusted proxies, dry run, and the middleware's cost.
+
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -250,156 +249,6 @@ func TestForwardedForFromTrustedProxy(t *testing.T) {
 	}
 }
 
-func TestClientAddressParsing(t *testing.T) {
-	id := clientIdentity{ipv6Prefix: 64, trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}
-	tests := []struct {
-		remote string
-		xff    string
-		want   string
-	}{
-		{"192.0.2.1:80", "", "192.0.2.1"},
-		{"[::ffff:192.0.2.1]:80", "", "192.0.2.1"},
-		{"[2001:db8::1]:80", "", "2001:db8::1"},
-		{"192.0.2.1:80", "203.0.113.1", "192.0.2.1"},
-		{"10.0.0.1:80", "203.0.113.1", "203.0.113.1"},
-		{"10.0.0.1:80", "203.0.113.1, 10.9.9.9", "203.0.113.1"},
-		{"10.0.0.1:80", "10.0.0.2, 10.9.9.9", "10.0.0.2"},
-		{"10.0.0.1:80", "garbage, 203.0.113.1", "203.0.113.1"},
-		{"10.0.0.1:80", "203.0.113.1, garbage", "10.0.0.1"},
-		{"10.0.0.1:80", " , 203.0.113.1:5555 ,", "203.0.113.1"},
-		{"[fd00::1]:80", "[2001:db8::7]:443", "2001:db8::7"},
-		{"10.0.0.1:80", "::ffff:203.0.113.1", "203.0.113.1"},
-		{"not-an-address", "", "invalid IP"},
-	}
-	for _, tc := range tests {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tc.remote
-		if tc.xff != "" {
-			r.Header.Set("X-Forwarded-For", tc.xff)
-		}
-		if got := id.clientAddr(r).String(); got != tc.want {
-			t.Errorf("%s / %q: %s, want %s", tc.remote, tc.xff, got, tc.want)
-		}
-	}
-}
-
-func TestIPv6GroupingAndMappedIPv4(t *testing.T) {
-	s := newTestServer(t, map[string]string{"RATELIMIT_CALIB": "2 per minute"})
-	s.do(cheapCalib(), "[2001:db8:1:2::1]:5000")
-	s.do(cheapCalib(), "[2001:db8:1:2:ffff::9]:5000")
-	if rec := s.do(cheapCalib(), "[2001:db8:1:2:abcd::]:5000"); rec.Code != 429 {
-		t.Fatalf("third address of one /64: %d, want 429", rec.Code)
-	}
-	if rec := s.do(cheapCalib(), "[2001:db8:1:3::1]:5000"); rec.Code == 429 {
-		t.Fatal("the next /64 was limited")
-	}
-	s.do(cheapCalib(), "192.0.2.50:1")
-	s.do(cheapCalib(), "[::ffff:192.0.2.50]:1")
-	if rec := s.do(cheapCalib(), "192.0.2.50:2"); rec.Code != 429 {
-		t.Fatalf("IPv4 and IPv4-mapped IPv6 counted apart: %d", rec.Code)
-	}
-
-	id := clientIdentity{ipv6Prefix: 48}
-	a := id.keyOf(netip.MustParseAddr("2001:db8:1:2::1"))
-	b := id.keyOf(netip.MustParseAddr("2001:db8:1:ffff::1"))
-	c := id.keyOf(netip.MustParseAddr("2001:db8:2::1"))
-	if a != b || a == c {
-		t.Errorf("/48 grouping: %v %v %v", a, b, c)
-	}
-	full := clientIdentity{ipv6Prefix: 128}
-	if full.keyOf(netip.MustParseAddr("2001:db8::1")) == full.keyOf(netip.MustParseAddr("2001:db8::2")) {
-		t.Error("/128 grouped two addresses")
-	}
-	if id.keyOf(netip.MustParseAddr("255.255.255.255")) == overflowKey {
-		t.Error("an address maps to the overflow key")
-	}
-}
-
-func TestSweepRemovesExpiredWindows(t *testing.T) {
-	w := newFixedWindow(rateLimit{count: 5, window: time.Minute}, 10000)
-	id := clientIdentity{ipv6Prefix: 64}
-	now := int64(1_000_000)
-	for i := 0; i < 500; i++ {
-		w.hit(id.keyOf(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})), now)
-	}
-	if w.size() != 500 {
-		t.Fatalf("%d entries, want 500", w.size())
-	}
-	// Incremental: new clients after the windows expired sweep a few old
-	// entries each, so the table shrinks without a full pass.
-	later := now + time.Minute.Milliseconds()
-	for i := 0; i < 3000; i++ {
-		w.hit(id.keyOf(netip.AddrFrom4([4]byte{11, 0, byte(i >> 8), byte(i)})), later)
-	}
-	if n := w.size(); n > 3000+250 {
-		t.Fatalf("incremental sweep left %d entries, want most of the 500 expired ones gone", n)
-	}
-	w.sweep(later)
-	if n := w.size(); n != 3000 {
-		t.Fatalf("after a full sweep %d entries, want the 3000 live ones", n)
-	}
-}
-
-// TestFullTable: when the table is full, tracked clients keep their own
-// counts (an over-limit client is never evicted), and new clients share
-// one overflow quota until windows expire.
-func TestFullTable(t *testing.T) {
-	const capacity = 64
-	w := newFixedWindow(rateLimit{count: 3, window: time.Minute}, capacity)
-	id := clientIdentity{ipv6Prefix: 64}
-	now := int64(5_000_000)
-	var tracked []clientKey
-	for i := 0; len(tracked) < 2000 && i < 100000; i++ {
-		k := id.keyOf(netip.AddrFrom4([4]byte{192, 0, byte(i >> 8), byte(i)}))
-		tracked = append(tracked, k)
-		w.hit(k, now)
-	}
-	if n := w.size(); n > capacity+windowShards {
-		t.Fatalf("table holds %d entries, cap %d (+1 overflow per shard)", n, capacity)
-	}
-	// Pick a client that was tracked (inserted first into its shard) and
-	// push it over its limit.
-	first := tracked[0]
-	for i := 0; i < 5; i++ {
-		w.hit(first, now)
-	}
-	if _, ok := w.hit(first, now); ok {
-		t.Fatal("over-limit client allowed")
-	}
-	// Many new clients: the over-limit one is never evicted.
-	for i := 0; i < 5000; i++ {
-		w.hit(id.keyOf(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)})), now)
-	}
-	if s, ok := w.peek(first, now); !ok || s.count() < 7 {
-		t.Fatalf("over-limit client lost its count: %v %v", s.count(), ok)
-	}
-	// New clients in a full shard share the overflow window: the 4th new
-	// client of that shard is refused.
-	sh := w.shard(first)
-	refused := false
-	for i, n := 0, 0; i < 100000 && n < 4; i++ {
-		k := id.keyOf(netip.AddrFrom4([4]byte{100, 64, byte(i >> 8), byte(i)}))
-		if w.shard(k) != sh {
-			continue
-		}
-		n++
-		_, ok := w.hit(k, now+1)
-		refused = !ok
-	}
-	if !refused {
-		t.Fatal("new clients of a full shard were not sharing the overflow quota")
-	}
-	// Once windows expire, new clients get entries of their own again.
-	later := now + time.Minute.Milliseconds()
-	k := id.keyOf(netip.MustParseAddr("100.100.100.100"))
-	if _, ok := w.hit(k, later); !ok {
-		t.Fatal("a new client after expiry was refused")
-	}
-	if _, ok := w.peek(k, later); !ok {
-		t.Fatal("a new client after expiry was not tracked")
-	}
-}
-
 func TestDryRunNeverBlocks(t *testing.T) {
 	s := newTestServer(t, map[string]string{"RATELIMIT_CALIB": "1 per minute", "RATELIMIT_DRY_RUN": "true"})
 	for i := 0; i < 5; i++ {
@@ -435,40 +284,6 @@ func TestResetForgetsCounts(t *testing.T) {
 	}
 }
 
-func TestParseRateLimits(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"10 per minute", []string{"10 per 1 minute"}},
-		{"10/minute", []string{"10 per 1 minute"}},
-		{"10 per 2 minutes", []string{"10 per 2 minute"}},
-		{"200 per day;50 per hour", []string{"200 per 1 day", "50 per 1 hour"}},
-		{"5/second, 100 PER HOUR", []string{"5 per 1 second", "100 per 1 hour"}},
-		{"1 per year|3 per month", []string{"1 per 1 year", "3 per 1 month"}},
-		{"", nil},
-	}
-	for _, tc := range tests {
-		got, err := parseRateLimits(tc.in)
-		if err != nil {
-			t.Errorf("%q: %v", tc.in, err)
-			continue
-		}
-		var s []string
-		for _, l := range got {
-			s = append(s, l.String())
-		}
-		if fmt.Sprint(s) != fmt.Sprint(tc.want) {
-			t.Errorf("%q: %v, want %v", tc.in, s, tc.want)
-		}
-	}
-	for _, bad := range []string{"ten per minute", "10 per fortnight", "0 per minute", "10 minute", "10 per -1 minute", "99999999999 per second"} {
-		if _, err := parseRateLimits(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
-	}
-}
-
 func TestInvalidLimitStopsStartUp(t *testing.T) {
 	for _, env := range []map[string]string{
 		{"RATELIMIT_CALIB": "ten per minute"},
@@ -497,139 +312,7 @@ func TestInvalidLimitStopsStartUp(t *testing.T) {
 	}
 }
 
-// TestShedding: with every computation slot busy, a burst of concurrent
-// requests is answered 503 with Retry-After after a short wait, and the
-// server serves again as soon as a slot frees.
-func TestShedding(t *testing.T) {
-	s := newTestServer(t, map[string]string{"MAX_CONCURRENT_WORK": "2", "WORK_WAIT": "20ms", "RATELIMIT_ENABLED": "false"})
-	if rec := s.do(calibRequestOf(t, exampleCalibFields(t)), ""); rec.Code != 200 {
-		t.Fatal(rec.Body)
-	}
-	var releases []func()
-	for i := 0; i < 2; i++ {
-		rel, err := s.work.light.acquire(t.Context())
-		if err != nil {
-			t.Fatal(err)
-		}
-		releases = append(releases, rel)
-	}
-	batch := readTestdata(t, "api/batch_request.json") // names calibration "sample9full"
-	var wg sync.WaitGroup
-	codes := make([]int, 30)
-	retry := make([]string, 30)
-	for i := range codes {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			var rec *httptest.ResponseRecorder
-			if i%2 == 0 {
-				rec = s.do(calibRequestOf(t, exampleCalibFields(t)), "")
-			} else {
-				rec = s.do(batchRequestOf(batch), "")
-			}
-			codes[i], retry[i] = rec.Code, rec.Header().Get("Retry-After")
-		}(i)
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != 503 || retry[i] != "1" {
-			t.Fatalf("request %d: %d Retry-After %q, want 503 and 1", i, c, retry[i])
-		}
-	}
-	shed := exampleCalibFields(t)
-	shed["file_name"] = `"shed"`
-	if rec := s.do(calibRequestOf(t, shed), ""); rec.Code != 503 {
-		t.Fatalf("calibration while busy: %d", rec.Code)
-	}
-	if _, err := s.store.Load("shed"); !errors.Is(err, errCalibrationNotFound) {
-		t.Fatalf("a shed calibration was stored: %v", err)
-	}
-	for _, rel := range releases {
-		rel()
-	}
-	if rec := s.do(batchRequestOf(batch), ""); rec.Code != 200 {
-		t.Fatalf("after the burst: %d %s", rec.Code, rec.Body)
-	}
-}
-
-// TestShedderBoundsWaiting: at most maxWaiting requests wait; the rest are
-// refused at once.
-func TestShedderBoundsWaiting(t *testing.T) {
-	w := newWorkShedder(1, 2, time.Hour)
-	ctx := t.Context()
-	release, err := w.acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := make(chan error, 10)
-	for i := 0; i < 10; i++ {
-		go func() {
-			rel, err := w.acquire(ctx)
-			if err == nil {
-				rel()
-			}
-			results <- err
-		}()
-	}
-	// Eight of ten cannot even wait (2 waiting slots + 1 spare) and fail at once.
-	refused := 0
-	for refused < 7 {
-		if err := <-results; err != nil {
-			refused++
-		}
-	}
-	release()
-	for i := refused; i < 10; i++ {
-		<-results
-	}
-}
-
 // Benchmarks: the limiter's own cost. Run with -benchmem.
-
-func BenchmarkFixedWindowExistingClient(b *testing.B) {
-	w := newFixedWindow(rateLimit{count: maxLimitCount, window: time.Hour}, 1_000_000)
-	k := clientIdentity{ipv6Prefix: 64}.keyOf(netip.MustParseAddr("192.0.2.1"))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		w.hit(k, 1_000_000)
-	}
-}
-
-// BenchmarkFixedWindowDistinctClients inserts up to 1,000,000 distinct
-// clients (run with -benchtime=1000000x) and reports the heap each tracked
-// client costs.
-func BenchmarkFixedWindowDistinctClients(b *testing.B) {
-	const clients = 1_000_000
-	keys := make([]clientKey, clients)
-	id := clientIdentity{ipv6Prefix: 64}
-	for i := range keys {
-		if i%2 == 0 {
-			keys[i] = id.keyOf(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}))
-		} else {
-			var a [16]byte
-			a[0], a[1], a[4], a[5], a[6], a[7] = 0x20, 0x01, byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
-			keys[i] = id.keyOf(netip.AddrFrom16(a))
-		}
-	}
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	w := newFixedWindow(rateLimit{count: 10, window: time.Hour}, clients)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		w.hit(keys[i%clients], 1_000_000)
-	}
-	b.StopTimer()
-	runtime.GC()
-	runtime.ReadMemStats(&after)
-	if n := w.size(); n > 0 {
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "bytes/client")
-		b.ReportMetric(float64(n), "clients")
-	}
-	runtime.KeepAlive(w)
-}
 
 // discardWriter is a reusable ResponseWriter for the middleware benchmark.
 type discardWriter struct{ h http.Header }
@@ -680,31 +363,5 @@ func TestTooManyRequestsBodyFields(t *testing.T) {
 	}
 	if body["limit"] != "1 per 2 hour" || body["retry_after"] != float64(7200) {
 		t.Fatalf("429 body %v", body)
-	}
-}
-
-// TestWideKeysCountAndSweep: clients keyed by more than 64 bits (IPv6
-// prefixes over /64) are counted and swept like the others.
-func TestWideKeysCountAndSweep(t *testing.T) {
-	id := clientIdentity{ipv6Prefix: 128}
-	w := newFixedWindow(rateLimit{count: 2, window: time.Minute}, 1000)
-	a, b := id.keyOf(netip.MustParseAddr("2001:db8::1")), id.keyOf(netip.MustParseAddr("2001:db8::2"))
-	if a.lo == 0 || b.lo == 0 {
-		t.Fatal("test keys are not wide")
-	}
-	for i, want := range []bool{true, true, false} {
-		if _, ok := w.hit(a, 1000); ok != want {
-			t.Fatalf("hit %d of a: allowed %v", i+1, ok)
-		}
-	}
-	if _, ok := w.hit(b, 1000); !ok {
-		t.Fatal("b limited by a's count")
-	}
-	if w.size() != 2 {
-		t.Fatalf("%d entries, want 2", w.size())
-	}
-	w.sweep(1000 + time.Minute.Milliseconds())
-	if w.size() != 0 || w.tracked.Load() != 0 {
-		t.Fatalf("after the sweep: %d entries, tracked %d", w.size(), w.tracked.Load())
 	}
 }

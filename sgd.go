@@ -45,7 +45,8 @@ func sgdSpec() modelSpec {
 							{"sgdregressor__l1_ratio", l1Ratio},
 							{"sgdregressor__max_iter", maxIter},
 						},
-						fit: p.fitter(),
+						fit:      p.fitter(),
+						settings: p,
 						// l1_ratio is ignored under the L2 penalty, as in scikit-learn
 						fitKey: fmt.Sprintf("alpha=%g eta0=%g max_iter=%d", alpha, eta0, maxIter),
 						group:  "sgd", // all fitted together, in lockstep
@@ -144,19 +145,10 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 	for i := 0; i < rows; i++ {
 		copy(data[i*cols:(i+1)*cols], raw.Data[i*raw.Stride:])
 	}
-	type state struct {
-		p             sgdParams
-		w             []float64
-		intercept     float64
-		bestLoss      float64
-		sumLoss       float64
-		noImprovement int
-		done          bool
-	}
 	fits := make([]sgdFit, len(ps))
-	states := make([]state, len(ps))
+	states := make([]sgdState, len(ps))
 	for m, p := range ps {
-		states[m] = state{p: p, w: make([]float64, cols), bestLoss: math.Inf(1)}
+		states[m] = sgdState{p: p, w: make([]float64, cols), bestLoss: math.Inf(1)}
 	}
 	order := make([]int32, rows)
 	for i := range order {
@@ -206,43 +198,60 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 			t++
 		}
 		for m := range states {
-			st := &states[m]
-			if st.done {
-				continue
-			}
-			fits[m].epochs = epoch
-			stop := epoch >= st.p.maxIter
-			if math.IsNaN(st.intercept) || math.IsInf(st.intercept, 0) || !allFiniteValues(st.w) {
-				fits[m].err = fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epoch)
-				stop = true
-			}
-			if st.sumLoss > st.bestLoss-sgdTol*float64(rows) {
-				st.noImprovement++
-			} else {
-				st.noImprovement = 0
-			}
-			st.bestLoss = math.Min(st.bestLoss, st.sumLoss)
-			if st.noImprovement >= sgdNoChangeLimit {
-				stop = true
-			}
-			if stop {
-				st.done = true
+			if st := &states[m]; !st.done && st.endEpoch(epoch, rows, &fits[m]) {
 				active--
-				if fits[m].err == nil {
-					fits[m].model = linearModel{coef: st.w, intercept: st.intercept}
-				}
 			}
 		}
 	}
 	return fits, nil
 }
 
+// sgdState is one fit of fitSGDTogether between epochs.
+type sgdState struct {
+	p             sgdParams
+	w             []float64
+	intercept     float64
+	bestLoss      float64
+	sumLoss       float64 // the epoch's loss so far
+	noImprovement int     // epochs in a row without improvement
+	done          bool
+}
+
+// endEpoch is _plain_sgd's end-of-epoch bookkeeping for one fit: it stops
+// the fit after max_iter epochs, on overflow (fit.err), or after
+// n_iter_no_change epochs whose loss sum did not fall below best_loss −
+// tol·rows, and then sets fit.model. It reports whether the fit stopped.
+func (st *sgdState) endEpoch(epoch, rows int, fit *sgdFit) bool {
+	fit.epochs = epoch
+	stop := epoch >= st.p.maxIter
+	if !isFinite(st.intercept) || !allFiniteValues(st.w) {
+		fit.err = fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epoch)
+		stop = true
+	}
+	if st.sumLoss > st.bestLoss-sgdTol*float64(rows) {
+		st.noImprovement++
+	} else {
+		st.noImprovement = 0
+	}
+	st.bestLoss = math.Min(st.bestLoss, st.sumLoss)
+	if st.noImprovement >= sgdNoChangeLimit {
+		stop = true
+	}
+	if stop {
+		st.done = true
+		if fit.err == nil {
+			fit.model = linearModel{coef: st.w, intercept: st.intercept}
+		}
+	}
+	return stop
+}
+
 // sgdGroupFit fits the SGD candidates of one group together (the spec's
 // fitGroup); a candidate that overflows gets a nil model.
 func sgdGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
-	ps := make([]sgdParams, len(cands))
-	for i, c := range cands {
-		ps[i] = sgdParamsOf(c)
+	ps, err := candidateSettings[sgdParams](cands)
+	if err != nil {
+		return nil, err
 	}
 	fits, err := fitSGDTogether(ctx, ps, x, y)
 	if err != nil {
@@ -255,24 +264,6 @@ func sgdGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		}
 	}
 	return out, nil
-}
-
-// sgdParamsOf reads a grid candidate's parameters.
-func sgdParamsOf(c candidate) sgdParams {
-	var p sgdParams
-	for _, pr := range c.params {
-		switch pr.Name {
-		case "sgdregressor__alpha":
-			p.alpha, _ = pr.Value.(float64)
-		case "sgdregressor__eta0":
-			p.eta0, _ = pr.Value.(float64)
-		case "sgdregressor__l1_ratio":
-			p.l1Ratio, _ = pr.Value.(float64)
-		case "sgdregressor__max_iter":
-			p.maxIter, _ = pr.Value.(int)
-		}
-	}
-	return p
 }
 
 // pairwiseDot returns a·b summed pairwise in two halves (a shorter dependency
@@ -309,14 +300,4 @@ func boundedPCG(pcg *rand.PCG, n uint64) uint64 {
 		}
 	}
 	return hi
-}
-
-// allFiniteValues reports whether no value is NaN or ±Inf.
-func allFiniteValues(v []float64) bool {
-	for _, x := range v {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return false
-		}
-	}
-	return true
 }

@@ -1,5 +1,8 @@
 package main
 
+// Tests of SGD: the grid, the learning-rate schedule, stopping rules,
+// overflow, closeness to ridge on real data.
+
 import (
 	"context"
 	"errors"

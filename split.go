@@ -1,5 +1,9 @@
 package main
 
+// The train/test split of calib_validation: scikit-learn's
+// train_test_split(test_size=0.2, random_state=42), with numpy's Mersenne
+// Twister reproduced bit for bit.
+
 // mt19937 is the Mersenne Twister behind numpy's legacy RandomState. It is
 // reproduced bit for bit so that the calibration split is the one
 // scikit-learn's train_test_split(random_state=42) makes.
@@ -84,4 +88,11 @@ func trainTestSplit(n int) (train, test []int) {
 	_, nTest := splitSizes(n)
 	perm := newMT19937(42).permutation(n)
 	return perm[nTest:], perm[:nTest]
+}
+
+// splitSizes returns the training and test row counts of the 80/20 split:
+// test = ceil(0.2·n), computed without floating point.
+func splitSizes(n int) (train, test int) {
+	test = (n*2 + 9) / 10
+	return n - test, test
 }

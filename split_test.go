@@ -1,5 +1,7 @@
 package main
 
+// Tests of the 80/20 split against scikit-learn's.
+
 import (
 	"encoding/json"
 	"os"

@@ -1,5 +1,8 @@
 package main
 
+// File-system calls of the store on Linux: fdatasync, inodes, NAME_MAX,
+// flock.
+
 import (
 	"os"
 	"syscall"

@@ -2,6 +2,8 @@
 
 package main
 
+// File-system calls of the store elsewhere (no journal).
+
 import (
 	"errors"
 	"os"

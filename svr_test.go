@@ -1,5 +1,8 @@
 package main
 
+// Tests of the SVR: golden parity, KKT conditions, the solver against an
+// exact port of libsvm, the kernel, Cholesky updates.
+
 import (
 	"context"
 	"math"

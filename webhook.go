@@ -1,5 +1,7 @@
 package main
 
+// The RUXAILAB webhook: notices posted in the background with retries.
+
 import (
 	"bytes"
 	"context"

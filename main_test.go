@@ -5,17 +5,16 @@ package main
 // with -short. Every loop is bounded in count and in time.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -26,223 +25,6 @@ import (
 	"testing"
 	"time"
 )
-
-// e2eBuild is the server binary, built once per test process.
-var e2eBuild struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// e2eBinary returns the path of the server binary built from this package
-// (`go build`, no -race, for speed). Under `go test` it is built once into
-// go test's own work folder, which go test deletes at the end of the run;
-// a test binary run by hand builds it per test into the test's temporary
-// folder instead.
-func e2eBinary(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test: builds and runs the server binary (skipped with -short)")
-	}
-	dir, ok := goTestWorkDir()
-	if !ok {
-		path := filepath.Join(t.TempDir(), "eyetrack")
-		if err := buildServerBinary(path); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	e2eBuild.once.Do(func() {
-		e2eBuild.path = filepath.Join(dir, "eyetrack-e2e")
-		e2eBuild.err = buildServerBinary(e2eBuild.path)
-	})
-	if e2eBuild.err != nil {
-		t.Fatal(e2eBuild.err)
-	}
-	return e2eBuild.path
-}
-
-// goTestWorkDir returns the folder of the running test binary when go test
-// built it in its temporary work folder ($WORK/b001 under a go-build*
-// folder).
-func goTestWorkDir() (string, bool) {
-	exe, err := os.Executable()
-	if err != nil {
-		return "", false
-	}
-	dir := filepath.Dir(exe)
-	return dir, strings.HasPrefix(filepath.Base(filepath.Dir(dir)), "go-build")
-}
-
-func buildServerBinary(path string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", path, ".").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return nil
-}
-
-// e2eLog collects a process's stderr (the first 1 MiB).
-type e2eLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *e2eLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if room := 1<<20 - l.buf.Len(); room > 0 {
-		l.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (l *e2eLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// e2eServer is one running server process.
-type e2eServer struct {
-	cmd     *exec.Cmd
-	addr    string // 127.0.0.1:PORT
-	base    string // http://127.0.0.1:PORT
-	stderr  *e2eLog
-	exited  chan struct{}
-	waitErr error // valid once exited is closed
-}
-
-// startE2EServer runs the binary on 127.0.0.1:0 with only the given
-// environment (plus ADDR, TMPDIR and LOG_FORMAT=text), and waits for its
-// "eyetrack listening on" line. The process is killed at cleanup if it is
-// still running.
-func startE2EServer(t *testing.T, bin string, env map[string]string) *e2eServer {
-	t.Helper()
-	cmd := exec.Command(bin)
-	cmd.Env = []string{"ADDR=127.0.0.1:0", "TMPDIR=" + os.TempDir(), "LOG_FORMAT=text"}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	watcher := &listenWatcher{addr: make(chan string, 1)}
-	s := &e2eServer{cmd: cmd, stderr: &e2eLog{}, exited: make(chan struct{})}
-	cmd.Stdout = watcher
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.kill() })
-	select {
-	case s.addr = <-watcher.addr:
-		s.base = "http://" + s.addr
-	case <-s.exited:
-		t.Fatalf("the server exited before listening: %v\n%s", s.waitErr, s.stderr)
-	case <-time.After(15 * time.Second):
-		t.Fatalf("the server printed no address within 15s\n%s", s.stderr)
-	}
-	return s
-}
-
-// kill sends SIGKILL (if the process still runs) and waits for its end.
-func (s *e2eServer) kill() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	<-s.exited
-}
-
-// waitExit waits at most d for the process to end and returns Wait's error.
-func (s *e2eServer) waitExit(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case <-s.exited:
-		return s.waitErr
-	case <-time.After(d):
-		t.Fatalf("the server still runs %v later\n%s", d, s.stderr)
-		return nil
-	}
-}
-
-// e2eClient returns an HTTP client of its own (keep-alive connections, no
-// proxy), closed at cleanup.
-func e2eClient(t *testing.T) *http.Client {
-	tr := &http.Transport{MaxIdleConnsPerHost: 16, DisableCompression: true, Proxy: nil}
-	t.Cleanup(tr.CloseIdleConnections)
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
-}
-
-// e2eResponse is a whole response.
-type e2eResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// send performs req and reads the whole answer.
-func send(client *http.Client, req *http.Request) (e2eResponse, error) {
-	resp, err := client.Do(req)
-	if err != nil {
-		return e2eResponse{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return e2eResponse{status: resp.StatusCode, header: resp.Header, body: body}, err
-}
-
-// request builds and sends one request; forwardedFor, when set, is sent
-// as X-Forwarded-For.
-func request(client *http.Client, method, url string, body io.Reader, contentType, forwardedFor string) (e2eResponse, error) {
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		return e2eResponse{}, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if forwardedFor != "" {
-		req.Header.Set("X-Forwarded-For", forwardedFor)
-	}
-	return send(client, req)
-}
-
-// postCalibration sends a calib_validation form (each value as given).
-func postCalibration(client *http.Client, base string, fields map[string]string, forwardedFor string) (e2eResponse, error) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	for k, v := range fields {
-		if err := mw.WriteField(k, v); err != nil {
-			return e2eResponse{}, err
-		}
-	}
-	if err := mw.Close(); err != nil {
-		return e2eResponse{}, err
-	}
-	return request(client, "POST", base+"/api/session/calib_validation", &b, mw.FormDataContentType(), forwardedFor)
-}
-
-// postBatch sends a batch_predict body.
-func postBatch(client *http.Client, base, body, forwardedFor string) (e2eResponse, error) {
-	return request(client, "POST", base+"/api/session/batch_predict", strings.NewReader(body), "application/json", forwardedFor)
-}
-
-// batchBodyFor is batch9FullBody (180 samples) against the calibration id.
-func batchBodyFor(t testing.TB, id string) string {
-	body := batch9FullBody(t)
-	out := strings.Replace(body, `"calib_id": "9_full"`, `"calib_id": `+strconv.Quote(id), 1)
-	if out == body {
-		t.Fatal("batch9FullBody no longer starts with the 9_full calib_id")
-	}
-	return out
-}
 
 // crashCalibration is one calibration request of the crash test. Its
 // marker is unique within a run and is sent as screen_width = 1000 +
@@ -803,133 +585,158 @@ func TestGracefulShutdown(t *testing.T) {
 		model, o.at.Sub(sigterm).Round(time.Millisecond), exited.Sub(sigterm).Round(time.Millisecond), exited.Sub(o.at).Round(time.Millisecond))
 }
 
-// TestLoadTestShort runs the load test for 3 s on 20 connections against
-// an in-process server: no status outside 200/400/404/429/503, no
-// transport error, and the limiter must have seen the clients apart (some
-// 429s next to 200s on the limited routes).
-func TestLoadTestShort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a 3 s load test (skipped with -short)")
-	}
-	var out bytes.Buffer
-	err := runLoadTest(t.Context(), []string{"-spawn", "-duration", "3s", "-connections", "20"}, &out)
-	report := out.String()
-	t.Logf("report:\n%s", report)
+// TestRunServesAndShutsDown: run serves on the address it prints and, when
+// its context ends, finishes in-flight work and returns nil.
+func TestRunServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	env := map[string]string{"ADDR": "127.0.0.1:0", "CALIBRATION_STORE": t.TempDir()}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, nil, func(k string) string { return env[k] }, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
-		t.Fatalf("loadtest: %v", err)
+		t.Fatal(err)
 	}
-	for _, want := range []string{"unexpected statuses: none", "transport errors: 0", "malformed 200 bodies: 0", "result:      PASS"} {
-		if !strings.Contains(report, want) {
-			t.Errorf("the report lacks %q", want)
+	go io.Copy(io.Discard, pr)
+	url := strings.Fields(line)[3]
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("startup line %q", line)
+	}
+	resp, err := http.Get(url + "/api/session/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("health %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v", err)
 		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after its context ended")
 	}
-	statuses := map[int]int{}
-	for _, line := range strings.Split(report, "\n") {
-		rest, ok := strings.CutPrefix(line, "statuses:")
-		if !ok {
-			continue
-		}
-		for _, kv := range strings.Fields(rest) {
-			code, n, _ := strings.Cut(kv, "=")
-			c, err1 := strconv.Atoi(code)
-			v, err2 := strconv.Atoi(n)
-			if err1 != nil || err2 != nil {
-				t.Fatalf("statuses line %q", line)
-			}
-			statuses[c] = v
-		}
-	}
-	for code := range statuses {
-		if code != 200 && code != 429 && code != 503 { // no deliberately bad requests by default
-			t.Errorf("status %d in the report", code)
-		}
-	}
-	if statuses[200] == 0 || statuses[429] == 0 {
-		t.Errorf("statuses %v: want both 200s and 429s (clients told apart by X-Forwarded-For)", statuses)
-	}
-	batch := routeRow(t, report, loadBatch.String())
-	if batch["200"] == 0 {
-		t.Errorf("batch_predict: no 200 in %v", batch)
+	if _, err := http.Get(url + "/api/session/health"); err == nil {
+		t.Fatal("still serving after shutdown")
 	}
 }
 
-// routeRow parses the report's table row of route: the counts by column.
-func routeRow(t *testing.T, report, route string) map[string]int {
-	t.Helper()
-	cols := []string{"requests", "req/s", "200", "400", "404", "429", "503", "other", "errors", "p50", "p90", "p99", "max"}
-	for _, line := range strings.Split(report, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), route)
-		if !ok || name != "" {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) != len(cols) {
-			t.Fatalf("row %q has %d columns", line, len(f))
-		}
-		row := map[string]int{}
-		for i, c := range cols {
-			if n, err := strconv.Atoi(f[i]); err == nil {
-				row[c] = n
-			}
-		}
-		return row
+func TestRunRejectsBadConfig(t *testing.T) {
+	err := run(context.Background(), nil, func(k string) string {
+		return map[string]string{"RATELIMIT_CALIB": "ten per minute"}[k]
+	}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "ten per minute") {
+		t.Fatalf("run: %v", err)
 	}
-	t.Fatalf("no row for %s in the report", route)
-	return nil
+	if err := run(context.Background(), []string{"-h"}, func(string) string { return "" }, io.Discard, io.Discard); err != nil {
+		t.Fatalf("-h: %v", err)
+	}
 }
 
-// TestLoadTestRefusesRemoteTargets: the load generator accepts loopback
-// targets only, before sending anything, and its dialer refuses any
-// non-loopback address it is handed (checked before connect, so nothing
-// leaves the machine).
-func TestLoadTestRefusesRemoteTargets(t *testing.T) {
-	for _, addr := range []string{
-		"http://10.0.0.1:5000", "192.168.1.10:5000", "http://example.com", "http://[2001:db8::1]:5000",
-		"http://127.0.0.1.example.com:5000", "https://127.0.0.1:5000", "http://0.0.0.0:5000",
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		check func(config) bool
+	}{
+		{"defaults", nil, nil, func(c config) bool {
+			return c.addr == "127.0.0.1:5000" && c.storeDir == "./data" && c.maxBodyBytes == 16<<20 && c.corsOrigins == "*" &&
+				c.rateLimit.enabled && !c.rateLimit.dryRun && len(c.rateLimit.calib) == 1 && c.rateLimit.calib[0].count == 10 &&
+				c.rateLimit.predict[0].count == 30 && len(c.rateLimit.defaults) == 2 && c.rateLimit.identity.ipv6Prefix == 64 &&
+				c.rateLimit.maxClients == 1_000_000 && c.functionsURL == "" && c.logFormat == "text"
+		}},
+		{"input limits", nil, map[string]string{"MAX_SAMPLES": "10", "MAX_CALIB_ROWS": "20", "MAX_STRING_LENGTH": "30", "MAX_SCREEN_PX": "4000"}, func(c config) bool {
+			return c.limits.maxSamples == 10 && c.limits.maxCalibRows == 20 && c.limits.maxIDLength == 30 && c.limits.maxStringLen == 30 && c.limits.maxScreenPx == 4000
+		}},
+		{"PORT alone listens on all interfaces", nil, map[string]string{"PORT": "8080"}, func(c config) bool { return c.addr == ":8080" }},
+		{"ADDR wins over PORT", nil, map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9"}, func(c config) bool { return c.addr == "127.0.0.1:9" }},
+		{"flag wins over environment", []string{"-addr", "127.0.0.1:7", "-max-body-bytes", "1000"}, map[string]string{"ADDR": "127.0.0.1:9", "MAX_BODY_BYTES": "5"}, func(c config) bool {
+			return c.addr == "127.0.0.1:7" && c.maxBodyBytes == 1000
+		}},
+		{"environment", nil, map[string]string{"CALIBRATION_STORE": "/srv/cal", "FUNCTIONS_ENDPOINT_URL": "https://fn.example", "CORS_ORIGINS": "https://a.example", "LOG_FORMAT": "json", "RATELIMIT_DRY_RUN": "yes", "RATELIMIT_TRUSTED_PROXIES": "10.0.0.0/8,::1", "RATELIMIT_IPV6_PREFIX": "48", "RATELIMIT_MAX_CLIENTS": "5000", "MAX_CONCURRENT_WORK": "3", "WORK_WAIT": "1s"}, func(c config) bool {
+			return c.storeDir == "/srv/cal" && c.functionsURL == "https://fn.example" && c.corsOrigins == "https://a.example" && c.logFormat == "json" &&
+				c.rateLimit.dryRun && len(c.rateLimit.identity.trusted) == 2 && c.rateLimit.identity.ipv6Prefix == 48 && c.rateLimit.maxClients == 5000 &&
+				c.work.lightSlots == 3 && c.work.lightWait == time.Second
+		}},
+	}
+	for _, tc := range tests {
+		c, err := loadConfig(tc.args, func(k string) string { return tc.env[k] })
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !tc.check(c) {
+			t.Errorf("%s: %+v", tc.name, c)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"MAX_BODY_BYTES": "-1"}, {"MAX_BODY_BYTES": "lots"}, {"LOG_FORMAT": "xml"}, {"CALIBRATION_STORE": "redis://localhost"},
+		{"RATELIMIT_ENABLED": "perhaps"}, {"MAX_CONCURRENT_WORK": "0"}, {"WORK_WAIT": "soon"}, {"SHUTDOWN_TIMEOUT": "-5s"},
+		{"RATELIMIT_MAX_CLIENTS": "0"}, {"MAX_SAMPLES": "0"}, {"MAX_STRING_LENGTH": "0"}, {"MAX_SCREEN_PX": "wide"},
 	} {
-		err := runLoadTest(t.Context(), []string{"-addr", addr, "-duration", "1s", "-connections", "1"}, io.Discard)
-		if err == nil {
-			t.Errorf("%s: accepted", addr)
+		if _, err := loadConfig(nil, func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("%v accepted", bad)
 		}
 	}
-	for _, addr := range []string{"http://127.0.0.1:5000", "127.0.0.2:8080", "http://[::1]:5000", "http://localhost:5000", "http://[::ffff:127.0.0.1]:80"} {
-		if _, err := loopbackTarget(addr); err != nil {
-			t.Errorf("%s: %v", addr, err)
-		}
-	}
-	if err := runLoadTest(t.Context(), []string{"-spawn", "-addr", "http://127.0.0.1:5000"}, io.Discard); err == nil {
-		t.Error("-spawn with -addr accepted")
-	}
-	var dials atomic.Int64
-	dial := loopbackDialer(&dials)
-	for _, addr := range []string{"192.0.2.1:80", "[2001:db8::1]:80"} {
-		conn, err := dial(t.Context(), "tcp", addr)
-		if err == nil {
-			conn.Close()
-			t.Errorf("the dialer connected to %s", addr)
-		} else if !strings.Contains(err.Error(), "not a loopback address") {
-			t.Errorf("dialing %s: %v, want a loopback refusal", addr, err)
-		}
+	if _, err := loadConfig([]string{"stray"}, func(string) string { return "" }); err == nil {
+		t.Error("a stray argument was accepted")
 	}
 }
 
-// TestLoadTestLatencyHistogram: quantiles are within the 1 % bucket width
-// of the exact nearest-rank values.
-func TestLoadTestLatencyHistogram(t *testing.T) {
-	var h latencyHistogram
-	for i := 1; i <= 1000; i++ {
-		h.add(time.Duration(i) * 100 * time.Microsecond) // 0.1 ms to 100 ms
+// TestCommandLine: -h lists the subcommands and every setting, -version
+// prints the build's version, boolean flags stand alone or take =value,
+// and the server binary says how to get the load generator.
+func TestCommandLine(t *testing.T) {
+	none := func(string) string { return "" }
+	var help strings.Builder
+	if err := run(context.Background(), []string{"-h"}, none, &help, io.Discard); err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		q    float64
-		want time.Duration
-	}{{0.5, 50 * time.Millisecond}, {0.9, 90 * time.Millisecond}, {0.99, 99 * time.Millisecond}, {1, 100 * time.Millisecond}} {
-		got := h.quantile(c.q)
-		if got < c.want || float64(got) > float64(c.want)*1.0101 {
-			t.Errorf("p%v = %v, want %v to +1%%", c.q*100, got, c.want)
+	for _, want := range []string{"eyetrack loadtest", "-ratelimit-dry-run", "RATELIMIT_DRY_RUN", "FIT_BUDGET", "MAX_HEAVY_WORK", "-version"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("-h does not mention %q:\n%s", want, help.String())
 		}
 	}
-	if time.Duration(h.max.Load()) != 100*time.Millisecond {
-		t.Errorf("max %v", time.Duration(h.max.Load()))
+	var version strings.Builder
+	if err := run(context.Background(), []string{"-version"}, none, &version, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if v := version.String(); !strings.HasPrefix(v, "eyetrack ") || !strings.Contains(v, "go1.") {
+		t.Errorf("-version: %q", v)
+	}
+	for _, tc := range []struct {
+		args             []string
+		enabled, dryRun  bool
+		wantErrSubstring string
+	}{
+		{[]string{"-ratelimit-dry-run"}, true, true, ""},
+		{[]string{"-ratelimit-enabled=false"}, false, false, ""},
+		{[]string{"-ratelimit-enabled=off", "-ratelimit-dry-run=yes"}, false, true, ""},
+		{[]string{"-ratelimit-enabled", "false"}, true, false, "unexpected argument"},
+		{[]string{"-ratelimit-dry-run=maybe"}, true, false, "maybe"},
+	} {
+		c, err := loadConfig(tc.args, none)
+		if tc.wantErrSubstring != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErrSubstring) {
+				t.Errorf("%v: %v, want an error saying %q", tc.args, err, tc.wantErrSubstring)
+			}
+			continue
+		}
+		if err != nil || c.rateLimit.enabled != tc.enabled || c.rateLimit.dryRun != tc.dryRun {
+			t.Errorf("%v: enabled %v dry run %v, err %v", tc.args, c.rateLimit.enabled, c.rateLimit.dryRun, err)
+		}
+	}
+	if !loadTestBuilt {
+		err := run(context.Background(), []string{"loadtest", "-spawn"}, none, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "-tags loadtest") {
+			t.Errorf("loadtest in the server binary: %v", err)
+		}
 	}
 }

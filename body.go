@@ -1,0 +1,61 @@
+package main
+
+// Request bodies: the size limit, reading in chunks, and what a failed read
+// answers.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// readChunked reads r to the end in chunks (512 bytes, doubling up to
+// 64 KiB, none of them copied while reading) and returns one buffer of the
+// exact size.
+func readChunked(r io.Reader) ([]byte, error) {
+	var chunks [][]byte
+	total, size := 0, 512
+	for {
+		chunk := make([]byte, size)
+		size = min(2*size, 64<<10)
+		n, err := io.ReadFull(r, chunk)
+		if n > 0 {
+			chunks = append(chunks, chunk[:n])
+			total += n
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
+}
+
+// limitBody caps the request body at max bytes; reading past it fails with
+// *http.MaxBytesError, which bodyError turns into 413.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > max {
+			writeJSON(w, http.StatusRequestEntityTooLarge, errorBody{Error: fmt.Sprintf("request body is %d bytes; the limit is %d", r.ContentLength, max)})
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// bodyError maps an error from reading the body to 413 or 400.
+func bodyError(err error, what string) *apiError {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is over the %d-byte limit", mbe.Limit)}
+	}
+	return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s: %v", what, err)}
+}

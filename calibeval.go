@@ -1,0 +1,160 @@
+package main
+
+// The calib_validation maths: the 80/20 split, a scaled model per screen
+// axis, predictions for the held-out rows, per-target precision and
+// accuracy, and k-means over the predictions.
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// axisFit is the fitted model of one screen axis.
+type axisFit struct {
+	scaler standardScaler
+	result searchResult
+}
+
+// testPoint is one held-out row with its prediction.
+type testPoint struct {
+	Row          int
+	TrueX, TrueY float64
+	PredX, PredY float64
+}
+
+// targetStats is the quality of one calibration dot over its kept test rows.
+type targetStats struct {
+	TrueX, TrueY float64
+	PredX, PredY []float64
+	PrecisionSD  float64
+	Accuracy     float64
+}
+
+// calibReport is the outcome of calib_validation before encoding.
+type calibReport struct {
+	Test      []testPoint
+	Targets   []targetStats // in order of first appearance among the kept test rows
+	Centroids [][2]float64
+	X, Y      axisFit
+}
+
+// axisDesign returns the feature matrix and target of one axis:
+// [left, right] iris x against point_x, or the same for y.
+func axisDesign(rows []labelledSample, idx []int, yAxis bool) (*mat.Dense, []float64) {
+	x := mat.NewDense(len(idx), 2, nil)
+	t := make([]float64, len(idx))
+	for i, r := range idx {
+		s := rows[r]
+		if yAxis {
+			x.Set(i, 0, s.LeftY)
+			x.Set(i, 1, s.RightY)
+			t[i] = s.PointY
+		} else {
+			x.Set(i, 0, s.LeftX)
+			x.Set(i, 1, s.RightX)
+			t[i] = s.PointX
+		}
+	}
+	return x, t
+}
+
+// fitAxis scales the training rows (StandardScaler fit on them) and fits
+// the model; it returns the fit and the predictions for the test rows.
+func fitAxis(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, yAxis bool, borrow borrower) (axisFit, []float64, error) {
+	xTrain, yTrain := axisDesign(rows, train, yAxis)
+	xTest, _ := axisDesign(rows, test, yAxis)
+	scaler := fitStandardScaler(xTrain)
+	res, err := fitModel(ctx, spec, scaler.transform(xTrain), yTrain, borrow)
+	if err != nil {
+		return axisFit{}, nil, err
+	}
+	return axisFit{scaler: scaler, result: res}, predictModel(spec, res.model, scaler.transform(xTest)), nil
+}
+
+// evaluateCalibration reproduces the Python service's calib_validation maths:
+// one 80/20 split (random_state 42) for both axes, per axis a scaler and the
+// model, predictions for the test rows, k-means over those predictions, and
+// per target PrecisionSD and Accuracy over the test rows whose predictions
+// are both non-negative. It runs on the calling goroutine alone.
+func evaluateCalibration(spec modelSpec, rows []labelledSample, k int, seed uint64) (calibReport, error) {
+	return evaluateCalibrationWith(context.Background(), spec, rows, k, seed, nil)
+}
+
+// evaluateCalibrationWith is evaluateCalibration with the two axes and the
+// grid candidates fitted in parallel on the workers borrow lends. The result
+// does not depend on how many there were. Once ctx is done it stops within
+// about 100 ms and returns stopCause(ctx).
+func evaluateCalibrationWith(ctx context.Context, spec modelSpec, rows []labelledSample, k int, seed uint64, borrow borrower) (calibReport, error) {
+	train, test := trainTestSplit(len(rows))
+	if len(train) == 0 || len(test) == 0 {
+		return calibReport{}, fmt.Errorf("%w: %d rows leave no training or test rows", errNotFittable, len(rows))
+	}
+	if k < 1 || k > len(test) {
+		return calibReport{}, fmt.Errorf("k must be between 1 and the %d test rows, got %d", len(test), k)
+	}
+	var fits [2]axisFit
+	var preds [2][]float64
+	var errs [2]error
+	parallelFor(ctx, 2, borrow, func(axis int) {
+		fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1, borrow)
+	})
+	if err := stopCause(ctx); err != nil {
+		return calibReport{}, err
+	}
+	if errs[0] != nil {
+		return calibReport{}, fmt.Errorf("x axis: %w", errs[0])
+	}
+	if errs[1] != nil {
+		return calibReport{}, fmt.Errorf("y axis: %w", errs[1])
+	}
+	fx, fy, px, py := fits[0], fits[1], preds[0], preds[1]
+	rep := calibReport{X: fx, Y: fy, Test: make([]testPoint, len(test))}
+	points := make([][2]float64, len(test))
+	for i, r := range test {
+		rep.Test[i] = testPoint{Row: r, TrueX: rows[r].PointX, TrueY: rows[r].PointY, PredX: px[i], PredY: py[i]}
+		points[i] = [2]float64{px[i], py[i]}
+	}
+	rep.Targets = targetQuality(rep.Test)
+	var err error
+	if rep.Centroids, err = kmeans(ctx, points, k, seed); err != nil {
+		return calibReport{}, err
+	}
+	return rep, nil
+}
+
+// targetQuality groups the test rows with non-negative predictions by their
+// true target and computes, per group, PrecisionSD = (sd(px) + sd(py)) / 2
+// with population deviations about the group mean, and Accuracy = the mean
+// Euclidean distance between prediction and target.
+func targetQuality(test []testPoint) []targetStats {
+	type key struct{ x, y float64 }
+	index := map[key]int{}
+	var out []targetStats
+	for _, p := range test {
+		if p.PredX < 0 || p.PredY < 0 {
+			continue
+		}
+		k := key{p.TrueX, p.TrueY}
+		i, ok := index[k]
+		if !ok {
+			i = len(out)
+			index[k] = i
+			out = append(out, targetStats{TrueX: p.TrueX, TrueY: p.TrueY})
+		}
+		out[i].PredX = append(out[i].PredX, p.PredX)
+		out[i].PredY = append(out[i].PredY, p.PredY)
+	}
+	for i := range out {
+		t := &out[i]
+		t.PrecisionSD = (populationSD(t.PredX) + populationSD(t.PredY)) / 2
+		var sum float64
+		for j := range t.PredX {
+			sum += math.Hypot(t.TrueX-t.PredX[j], t.TrueY-t.PredY[j])
+		}
+		t.Accuracy = sum / float64(len(t.PredX))
+	}
+	return out
+}

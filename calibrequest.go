@@ -1,0 +1,291 @@
+package main
+
+// The calib_validation request: the form (multipart or URL-encoded) whose
+// every field is JSON text, decoded and checked field by field before any
+// work starts.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+)
+
+// calibRequest is a validated calib_validation request.
+type calibRequest struct {
+	id           string
+	spec         modelSpec
+	k            int
+	cal          calibration
+	fromRuxailab bool
+	userID       json.RawMessage
+	studyID      json.RawMessage
+}
+
+// formFields holds the first value of each field of a calib_validation
+// form, as raw bytes.
+type formFields map[string][]byte
+
+// get returns the JSON value of field, trimmed; ok is false when absent.
+func (f formFields) get(field string) (json.RawMessage, bool) {
+	v, ok := f[field]
+	return json.RawMessage(bytes.TrimSpace(v)), ok
+}
+
+// maxFormFields bounds how many fields a form may have.
+const maxFormFields = 64
+
+// readForm reads a multipart or URL-encoded form. Multipart field values
+// are read in chunks and copied once into a buffer of their exact size, so a huge field costs at most twice its size (up to the body
+// limit), never the repeated doubling of a growing buffer.
+func readForm(r *http.Request) (formFields, error) {
+	fields := formFields{}
+	mr, err := r.MultipartReader()
+	if errors.Is(err, http.ErrNotMultipart) {
+		if err := r.ParseForm(); err != nil {
+			return nil, bodyError(err, "form could not be read")
+		}
+		for k, v := range r.PostForm {
+			if len(v) > 0 {
+				fields[k] = []byte(v[0])
+			}
+		}
+		return fields, nil
+	}
+	if err != nil {
+		return nil, bodyError(err, "form could not be read")
+	}
+	for n := 0; ; n++ {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			return fields, nil
+		}
+		if err != nil {
+			return nil, bodyError(err, "form could not be read")
+		}
+		if n >= maxFormFields {
+			return nil, &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("the form has more than %d fields", maxFormFields)}
+		}
+		name := part.FormName()
+		value, err := readChunked(part)
+		part.Close()
+		if err != nil {
+			return nil, bodyError(err, "form could not be read")
+		}
+		if _, seen := fields[name]; !seen && name != "" {
+			fields[name] = value
+		}
+	}
+}
+
+// decodeFormJSON unmarshals the JSON text of a form field into v.
+func decodeFormJSON(raw json.RawMessage, field, want string, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return badField(field, "must be JSON text holding %s (the front end sends JSON.stringify(value)); got %s", want, truncate(string(raw), 40))
+	}
+	return nil
+}
+
+// decodePoints parses a sample array; labelled arrays also need point_x/point_y.
+func decodePoints(raw json.RawMessage, field string, labelled bool, lim inputLimits) ([]labelledSample, error) {
+	keys := irisKeyList
+	if labelled {
+		keys = labelledKeys
+	}
+	arr, err := decodeSampleArray(raw, sampleSpec{field: field, keys: keys, maxLen: lim.maxCalibRows, maxAbs: lim.maxCoordinate})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]labelledSample, len(arr.values))
+	for i, v := range arr.values {
+		out[i] = labelledSample{irisSample{v[0], v[1], v[2], v[3]}, v[4], v[5]}
+	}
+	return out, nil
+}
+
+// isFormContentType reports whether ct is one of the two form encodings.
+func isFormContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "multipart/form-data" || mt == "application/x-www-form-urlencoded")
+}
+
+// decodeCalibRequest reads and validates a calib_validation form, field by
+// field in the order below. Every check runs before any model work starts.
+func decodeCalibRequest(r *http.Request, specs map[string]modelSpec, lim inputLimits) (calibRequest, error) {
+	var req calibRequest
+	ct := r.Header.Get("Content-Type")
+	if !isFormContentType(ct) {
+		return req, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be multipart/form-data or application/x-www-form-urlencoded, got %q", ct)}
+	}
+	form, err := readForm(r)
+	if err != nil {
+		return req, err
+	}
+	d := calibDecoder{form: form, lim: lim, req: &req}
+	for _, decode := range []func() error{
+		d.fileName,
+		func() error { return d.model(specs) },
+		d.screenSize,
+		d.fixedPoints,
+		d.calibPoints,
+		d.k, // after the fixed points: its range depends on their number
+		d.ruxailab,
+	} {
+		if err := decode(); err != nil {
+			return req, err
+		}
+	}
+	return req, nil
+}
+
+// calibDecoder decodes the fields of one calib_validation form into req.
+type calibDecoder struct {
+	form formFields
+	lim  inputLimits
+	req  *calibRequest
+}
+
+// required returns the JSON text of a field that must be present and not
+// null, or a 400 naming it and what it is for.
+func (d calibDecoder) required(field, what string) (json.RawMessage, error) {
+	raw, ok := d.form.get(field)
+	if !ok || string(raw) == "null" {
+		return nil, badField(field, "is required: %s", what)
+	}
+	return raw, nil
+}
+
+// fileName: the id to store the calibration under.
+func (d calibDecoder) fileName() error {
+	raw, err := d.required("file_name", "the id to store the calibration under")
+	if err != nil {
+		return err
+	}
+	var name string
+	if err := decodeFormJSON(raw, "file_name", "a string", &name); err != nil {
+		return err
+	}
+	d.req.id, err = decodeID("file_name", name, d.lim)
+	return err
+}
+
+// model: one of the served model names; Linear Regression when absent.
+func (d calibDecoder) model(specs map[string]modelSpec) error {
+	name := "Linear Regression"
+	if raw, ok := d.form.get("model"); ok && string(raw) != "null" && len(raw) > 0 {
+		if err := decodeFormJSON(raw, "model", "a string", &name); err != nil {
+			return err
+		}
+	}
+	spec, ok := specs[name]
+	if !ok {
+		return badField("model", "%v", unknownModelError(truncate(name, d.lim.maxStringLen), specs))
+	}
+	d.req.spec = spec
+	return nil
+}
+
+// screenSize: screen_width and screen_height in CSS pixels.
+func (d calibDecoder) screenSize() error {
+	var err error
+	w, _ := d.form.get("screen_width")
+	if d.req.cal.ScreenWidth, err = parseScreenSize("screen_width", w, d.lim.maxScreenPx); err != nil {
+		return err
+	}
+	h, _ := d.form.get("screen_height")
+	d.req.cal.ScreenHeight, err = parseScreenSize("screen_height", h, d.lim.maxScreenPx)
+	return err
+}
+
+// fixedPoints: the labelled samples, at least one.
+func (d calibDecoder) fixedPoints() error {
+	raw, err := d.required("fixed_circle_iris_points", "the labelled calibration samples")
+	if err != nil {
+		return err
+	}
+	if d.req.cal.Fixed, err = decodePoints(raw, "fixed_circle_iris_points", true, d.lim); err != nil {
+		return err
+	}
+	if len(d.req.cal.Fixed) == 0 {
+		return badField("fixed_circle_iris_points", "must not be empty")
+	}
+	return nil
+}
+
+// calibPoints: the unlabelled recording (it may be empty).
+func (d calibDecoder) calibPoints() error {
+	raw, err := d.required("calib_circle_iris_points", "the unlabelled recording (it may be an empty array)")
+	if err != nil {
+		return err
+	}
+	pts, err := decodePoints(raw, "calib_circle_iris_points", false, d.lim)
+	if err != nil {
+		return err
+	}
+	d.req.cal.Calib = make([]irisSample, len(pts))
+	for i, p := range pts {
+		d.req.cal.Calib[i] = p.irisSample
+	}
+	return nil
+}
+
+// k: the number of k-means clusters, a whole number (or numeric string)
+// from 1 to the number of test rows.
+func (d calibDecoder) k() error {
+	raw, err := d.required("k", "the number of k-means clusters")
+	if err != nil {
+		return err
+	}
+	_, nTest := splitSizes(len(d.req.cal.Fixed))
+	k, ok := parseNumberOrNumericString(raw)
+	if !ok || k != math.Trunc(k) || k < 1 || k > float64(nTest) {
+		return badField("k", "must be an integer from 1 to %d (the test rows of %d samples), got %s", nTest, len(d.req.cal.Fixed), truncate(string(raw), 40))
+	}
+	d.req.k = int(k)
+	return nil
+}
+
+// ruxailab: from_ruxailab, and the user_id and study_id echoed to the
+// webhook (strings, numbers or null; null when absent).
+func (d calibDecoder) ruxailab() error {
+	if raw, ok := d.form.get("from_ruxailab"); ok && string(raw) != "null" {
+		if err := decodeFormJSON(raw, "from_ruxailab", "true or false", &d.req.fromRuxailab); err != nil {
+			return err
+		}
+	}
+	var err error
+	if d.req.userID, err = d.idValue("user_id"); err != nil {
+		return err
+	}
+	d.req.studyID, err = d.idValue("study_id")
+	return err
+}
+
+// idValue returns the JSON text of an optional string-or-number field, at
+// most maxStringLen characters (a number counts as the text it was sent as).
+func (d calibDecoder) idValue(field string) (json.RawMessage, error) {
+	raw, ok := d.form.get(field)
+	if !ok || len(raw) == 0 {
+		return json.RawMessage("null"), nil
+	}
+	var v any
+	if err := decodeFormJSON(raw, field, "a string or null", &v); err != nil {
+		return nil, err
+	}
+	text := string(raw)
+	switch v := v.(type) {
+	case nil, float64:
+	case string:
+		text = v
+	default:
+		return nil, badField(field, "must be a string or null")
+	}
+	if err := checkStringLength(field, text, d.lim.maxStringLen); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}

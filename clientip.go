@@ -1,0 +1,146 @@
+package main
+
+// Who a request is counted against: the client's address (the socket peer, or
+// X-Forwarded-For from trusted proxies) reduced to a compact key.
+
+import (
+	"math"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// clientKey identifies a client: an IPv4 address, or an IPv6 address
+// masked to the configured prefix. It is pointer-free and 16 bytes.
+//
+// IPv4 a.b.c.d is stored as hi = 0xffffffff_00000000 | a.b.c.d, lo = 0:
+// that /64 lies in IPv6 multicast (ff00::/8), which is never a source
+// address and which parseHostAddr refuses, so no IPv6 client can share a
+// key with an IPv4 one.
+type clientKey struct{ hi, lo uint64 }
+
+// overflowKey is the shared key of clients that find a full table (see
+// fixedWindow); no address maps to it.
+var overflowKey = clientKey{hi: math.MaxUint64, lo: math.MaxUint64}
+
+// clientIdentity derives client keys from requests.
+type clientIdentity struct {
+	trusted    []netip.Prefix // proxies whose X-Forwarded-For is believed
+	ipv6Prefix int            // IPv6 clients are grouped by this prefix length
+}
+
+// keyOf returns the key of addr (IPv4-mapped IPv6 counts as IPv4).
+func (c clientIdentity) keyOf(addr netip.Addr) clientKey {
+	addr = addr.Unmap()
+	if addr.Is4() {
+		b := addr.As4()
+		return clientKey{hi: 0xffffffff_00000000 | uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])}
+	}
+	b := addr.As16()
+	var hi, lo uint64
+	for i := 0; i < 8; i++ {
+		hi = hi<<8 | uint64(b[i])
+		lo = lo<<8 | uint64(b[8+i])
+	}
+	switch p := c.ipv6Prefix; {
+	case p <= 0:
+		hi, lo = 0, 0
+	case p < 64:
+		hi &= ^uint64(0) << (64 - p)
+		lo = 0
+	case p < 128:
+		lo &= ^uint64(0) << (128 - p)
+	}
+	return clientKey{hi, lo}
+}
+
+func (c clientIdentity) isTrusted(a netip.Addr) bool {
+	for _, p := range c.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHostAddr parses "ip", "ip:port" or "[ip]:port". Multicast and
+// unspecified addresses are refused: they are never a client's source. It
+// does not allocate for well-formed input, nor for text with characters no
+// address has (netip's parse errors allocate, so those are caught first).
+func parseHostAddr(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return netip.Addr{}, false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F', c == '.', c == ':', c == '[', c == ']', c == '%':
+		default:
+			if !(c > ' ' && c < 0x7f && strings.IndexByte(s[:i], '%') >= 0) { // zone names may hold other characters
+				return netip.Addr{}, false
+			}
+		}
+	}
+	withPort := s[0] == '['
+	if !withPort {
+		if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
+			withPort = true // exactly one colon: IPv4 with a port
+		}
+	}
+	var a netip.Addr
+	if withPort {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	} else {
+		var err error
+		if a, err = netip.ParseAddr(s); err != nil {
+			return netip.Addr{}, false
+		}
+	}
+	a = a.Unmap()
+	if a.IsMulticast() || a.IsUnspecified() {
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// clientAddr returns the address a request is counted against: the socket
+// peer, unless the peer is a trusted proxy; then X-Forwarded-For is walked
+// from the right, skipping trusted hops, and the first untrusted address is
+// the client. If every hop is trusted the leftmost one is used; an
+// unparsable entry stops the walk at the last good hop (a trusted proxy
+// wrote it, so nothing to its left can be believed). It does not allocate.
+func (c clientIdentity) clientAddr(r *http.Request) netip.Addr {
+	peer, ok := parseHostAddr(r.RemoteAddr)
+	if !ok {
+		return netip.Addr{}
+	}
+	if len(c.trusted) == 0 || !c.isTrusted(peer) {
+		return peer
+	}
+	client := peer
+	values := r.Header["X-Forwarded-For"]
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for end := len(v); end > 0; {
+			start := strings.LastIndexByte(v[:end], ',') + 1
+			hop := strings.TrimSpace(v[start:end])
+			end = start - 1
+			if hop == "" {
+				continue
+			}
+			a, ok := parseHostAddr(hop)
+			if !ok {
+				return client
+			}
+			client = a
+			if !c.isTrusted(a) {
+				return a
+			}
+		}
+	}
+	return client
+}

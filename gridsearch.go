@@ -1,0 +1,243 @@
+package main
+
+// GridSearchCV: 5-fold cross-validation over a model's candidates, the
+// choice by mean R², and the parallel loop that spreads the fits over
+// borrowed workers.
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"sync/atomic"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// r2Score is scikit-learn's r2_score for one target: 1 − SS_res/SS_tot,
+// with 1 for a perfect fit of a constant target and 0 for an imperfect one.
+func r2Score(yTrue, yPred []float64) float64 {
+	var mean float64
+	for _, v := range yTrue {
+		mean += v
+	}
+	mean /= float64(len(yTrue))
+	var num, den float64
+	for i, v := range yTrue {
+		d := v - yPred[i]
+		num += d * d
+		e := v - mean
+		den += e * e
+	}
+	switch {
+	case den != 0:
+		return 1 - num/den
+	case num == 0:
+		return 1
+	default:
+		return 0
+	}
+}
+
+// kFoldBounds returns the [start, end) test ranges of scikit-learn's
+// KFold(n_splits=k, shuffle=False): n/k rows each, the first n%k folds one more.
+func kFoldBounds(n, k int) [][2]int {
+	out := make([][2]int, k)
+	start := 0
+	for f := 0; f < k; f++ {
+		size := n / k
+		if f < n%k {
+			size++
+		}
+		out[f] = [2]int{start, start + size}
+		start += size
+	}
+	return out
+}
+
+// selectRows copies the rows of x whose indices are listed.
+func selectRows(x *mat.Dense, idx []int) *mat.Dense {
+	_, cols := x.Dims()
+	out := mat.NewDense(len(idx), cols, nil)
+	for i, r := range idx {
+		copy(out.RawRowView(i), x.RawRowView(r))
+	}
+	return out
+}
+
+// searchResult is what a grid search chose.
+type searchResult struct {
+	model  predictor
+	best   candidate
+	bestCV float64 // mean R² over the folds of the chosen candidate (NaN without search)
+}
+
+// gridSearch is GridSearchCV(cv=5) for a regressor: KFold without shuffle,
+// the mean R² over the 5 folds per candidate, the first candidate with the
+// highest mean wins (rank "min", argmin), then a refit on all rows. A
+// candidate whose fit fails on a fold scores NaN and is ranked last, as
+// error_score=nan does.
+//
+// The (candidate group, fold) fits run in parallel on workers lent by
+// borrow (nil: one at a time); every score lands in its own slot and the
+// means add the folds in order, so the choice is the same however many
+// workers ran. Once ctx is done no further fit starts and the search
+// returns stopCause(ctx).
+func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
+	const folds = 5
+	grid := spec.grid
+	n, _ := x.Dims()
+	if len(grid) == 0 {
+		return searchResult{}, fmt.Errorf("%w: empty grid", errNotFittable)
+	}
+	if n < folds {
+		return searchResult{}, fmt.Errorf("%w: %d training rows, the 5-fold search needs at least 5", errNotFittable, n)
+	}
+	type fold struct {
+		trainX, testX *mat.Dense
+		trainY, testY []float64
+	}
+	fs := make([]fold, folds)
+	for f, b := range kFoldBounds(n, folds) {
+		var tr, te []int
+		for i := 0; i < n; i++ {
+			if i >= b[0] && i < b[1] {
+				te = append(te, i)
+			} else {
+				tr = append(tr, i)
+			}
+		}
+		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te)}
+	}
+	copies, groups := searchPlan(spec)
+	scores := make([][folds]float64, len(grid))
+	parallelFor(ctx, len(groups)*folds, borrow, func(task int) {
+		members, f := groups[task/folds], fs[task%folds]
+		models := make([]predictor, len(members))
+		var err error
+		if len(members) == 1 {
+			models[0], err = grid[members[0]].fit(ctx, f.trainX, f.trainY)
+		} else {
+			cands := make([]candidate, len(members))
+			for i, c := range members {
+				cands[i] = grid[c]
+			}
+			models, err = spec.fitGroup(ctx, cands, f.trainX, f.trainY)
+		}
+		pred := make([]float64, len(f.testY))
+		for i, c := range members {
+			if err != nil || models[i] == nil {
+				scores[c][task%folds] = math.NaN()
+				continue
+			}
+			models[i].predict(f.testX, pred)
+			scores[c][task%folds] = r2Score(f.testY, pred)
+		}
+	})
+	if err := stopCause(ctx); err != nil { // a stopped fit scored NaN: no choice can be made
+		return searchResult{}, err
+	}
+	means := make([]float64, len(grid))
+	for c, first := range copies {
+		var sum float64
+		for _, v := range scores[first] {
+			sum += v
+		}
+		means[c] = sum / folds
+	}
+	best := -1
+	for c, m := range means {
+		if math.IsNaN(m) {
+			continue
+		}
+		if best < 0 || m > means[best] {
+			best = c
+		}
+	}
+	if best < 0 {
+		return searchResult{}, fmt.Errorf("%w: no candidate could be fitted on every fold", errNotFittable)
+	}
+	model, err := grid[best].fit(ctx, x, y)
+	if err != nil {
+		return searchResult{}, err
+	}
+	return searchResult{model: model, best: grid[best], bestCV: means[best]}, nil
+}
+
+// searchPlan says which candidates a search fits and how: copies[c] is the
+// candidate whose scores c takes (itself, or the first with its fitKey),
+// and groups lists the fitted candidates, in grid order, those of one
+// group together when the spec can fit groups.
+func searchPlan(spec modelSpec) (copies []int, groups [][]int) {
+	copies = make([]int, len(spec.grid))
+	sameAs := map[string]int{} // fitKey → the candidate fitted for it
+	slot := map[string]int{}   // group → its index in groups
+	for c, cand := range spec.grid {
+		copies[c] = c
+		if cand.fitKey != "" {
+			if first, ok := sameAs[cand.fitKey]; ok {
+				copies[c] = first
+				continue
+			}
+			sameAs[cand.fitKey] = c
+		}
+		if spec.fitGroup != nil && cand.group != "" {
+			if g, ok := slot[cand.group]; ok {
+				groups[g] = append(groups[g], c)
+				continue
+			}
+			slot[cand.group] = len(groups)
+		}
+		groups = append(groups, []int{c})
+	}
+	return copies, groups
+}
+
+// pick returns v[idx[0]], v[idx[1]], ….
+func pick(v []float64, idx []int) []float64 {
+	out := make([]float64, len(idx))
+	for i, r := range idx {
+		out[i] = v[r]
+	}
+	return out
+}
+
+// borrower lends an extra worker for parallel model fitting: it returns a
+// release function and true when a worker is free right now, false without
+// waiting otherwise. The server's borrower takes slots of its computation
+// cap, so parallel fits never exceed it.
+type borrower func() (release func(), ok bool)
+
+// parallelFor calls fn(0) … fn(n−1), on the calling goroutine and on extra
+// workers that borrow lends: at most one per task beyond the first, asked
+// for while tasks remain unclaimed. Once ctx is done no further task starts
+// (those running finish; fn checks ctx itself to stop sooner).
+func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int)) {
+	var next atomic.Int64
+	work := func() {
+		for ctx.Err() == nil {
+			i := int(next.Add(1)) - 1
+			if i >= n {
+				return
+			}
+			fn(i)
+		}
+	}
+	var wg sync.WaitGroup
+	// Each extra worker takes one of the unclaimed tasks beyond the one the
+	// caller will take, so extra workers never outnumber n − 1.
+	for extra := 0; borrow != nil && extra < n-1-int(next.Load()); extra++ {
+		release, ok := borrow()
+		if !ok {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer release()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
+}

@@ -1,0 +1,117 @@
+package main
+
+// Least squares and ridge regression (scikit-learn's LinearRegression and
+// Ridge) and the linear model they fit.
+
+import (
+	"context"
+	"fmt"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// linearModel predicts x·coef + intercept.
+type linearModel struct {
+	coef      []float64
+	intercept float64
+}
+
+func (m linearModel) predict(x *mat.Dense, dst []float64) {
+	rows, _ := x.Dims()
+	for i := 0; i < rows; i++ {
+		v := m.intercept
+		for j, c := range x.RawRowView(i) {
+			v += c * m.coef[j]
+		}
+		dst[i] = v
+	}
+}
+
+// fitOLS is scikit-learn's LinearRegression(fit_intercept=True): centre the
+// data, then the minimum-norm least-squares solution (LAPACK gelsd, whose
+// cut-off treats singular values below eps·σ_max as zero) — so the constant
+// PolynomialFeatures column, all zeros once centred, gets coefficient 0.
+func fitOLS(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
+	if err := stopCause(ctx); err != nil {
+		return nil, err
+	}
+	rows, cols := x.Dims()
+	if rows < 1 {
+		return nil, fmt.Errorf("%w: no rows", errNotFittable)
+	}
+	xc, yc, xMean, yMean := centerData(x, y)
+	var svd mat.SVD
+	if !svd.Factorize(xc, mat.SVDThin) {
+		return nil, fmt.Errorf("%w: least squares did not converge", errNotFittable)
+	}
+	values := svd.Values(nil)
+	var u, v mat.Dense
+	svd.UTo(&u)
+	svd.VTo(&v)
+	cut := 0.0
+	if len(values) > 0 {
+		cut = epsilon * values[0]
+	}
+	coef := make([]float64, cols)
+	ycv := mat.NewVecDense(rows, yc)
+	for k, s := range values {
+		if s <= cut {
+			continue
+		}
+		w := mat.Dot(u.ColView(k), ycv) / s
+		for j := 0; j < cols; j++ {
+			coef[j] += w * v.At(j, k)
+		}
+	}
+	return linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}, nil
+}
+
+// fitRidge is scikit-learn's Ridge(alpha, fit_intercept=True) with its
+// Cholesky solver: centre the data, then solve (XᵀX + αI) w = Xᵀy.
+func fitRidge(alpha float64) fitter {
+	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
+		if err := stopCause(ctx); err != nil {
+			return nil, err
+		}
+		rows, cols := x.Dims()
+		if rows < 1 {
+			return nil, fmt.Errorf("%w: no rows", errNotFittable)
+		}
+		xc, yc, xMean, yMean := centerData(x, y)
+		a := mat.NewSymDense(cols, nil)
+		a.SymOuterK(1, xc.T())
+		for j := 0; j < cols; j++ {
+			a.SetSym(j, j, a.At(j, j)+alpha)
+		}
+		var b mat.VecDense
+		b.MulVec(xc.T(), mat.NewVecDense(rows, yc))
+		var chol mat.Cholesky
+		var w mat.VecDense
+		if chol.Factorize(a) {
+			if err := chol.SolveVecTo(&w, &b); err != nil {
+				return nil, fmt.Errorf("%w: %v", errNotFittable, err)
+			}
+		} else if err := w.SolveVec(a, &b); err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotFittable, err)
+		}
+		coef := make([]float64, cols)
+		copy(coef, w.RawVector().Data)
+		return linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}, nil
+	}
+}
+
+// linearRegressionSpec is LinearRegression after PolynomialFeatures(2),
+// fitted once (no search).
+func linearRegressionSpec() modelSpec {
+	return modelSpec{name: "Linear Regression", poly: true, grid: []candidate{{fit: fitOLS}}}
+}
+
+// ridgeSpec is GridSearchCV over Ridge alphas after PolynomialFeatures(2).
+func ridgeSpec() modelSpec {
+	alphas := []float64{0.001, 0.005, 0.01, 0.1, 0.5, 1, 10, 20, 50, 100}
+	grid := make([]candidate, len(alphas))
+	for i, a := range alphas {
+		grid[i] = candidate{params: []param{{"ridge__alpha", a}}, fit: fitRidge(a)}
+	}
+	return modelSpec{name: "Ridge Regression", poly: true, search: true, grid: grid}
+}
