@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestSweepRemovesExpiredWindows(t *testing.T) {
@@ -163,5 +164,13 @@ func TestWideKeysCountAndSweep(t *testing.T) {
 	w.sweep(1000 + time.Minute.Milliseconds())
 	if w.size() != 0 || w.tracked.Load() != 0 {
 		t.Fatalf("after the sweep: %d entries, tracked %d", w.size(), w.tracked.Load())
+	}
+}
+
+// TestShardIsOneCacheLine: a shard is padded to 64 bytes, so neighbouring
+// shards' locks never share a cache line.
+func TestShardIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(windowShard{}); n != 64 {
+		t.Errorf("windowShard is %d bytes, want 64", n)
 	}
 }
