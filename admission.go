@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -93,6 +94,7 @@ type workShedder struct {
 	slots   chan struct{}
 	waiting chan struct{}
 	wait    time.Duration
+	shed    atomic.Uint64 // computations refused for want of a slot
 }
 
 func newWorkShedder(concurrent, maxWaiting int, wait time.Duration) *workShedder {
@@ -117,6 +119,7 @@ func (s *workShedder) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case s.waiting <- struct{}{}:
 	default:
+		s.shed.Add(1)
 		return nil, errLaneFull
 	}
 	defer func() { <-s.waiting }()
@@ -126,6 +129,7 @@ func (s *workShedder) acquire(ctx context.Context) (release func(), err error) {
 	case s.slots <- struct{}{}:
 		return s.release, nil
 	case <-t.C:
+		s.shed.Add(1)
 		return nil, errLaneFull
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
@@ -170,6 +174,8 @@ type admission struct {
 	mu          sync.Mutex
 	heavyJobs   map[clientKey]*heavyJob // admitted heavy calibrations by client
 	heavyQueued int                     // of those, still waiting for a slot
+
+	refusedClient, refusedWait atomic.Uint64 // heavy calibrations refused before waiting
 }
 
 // heavyJob is an admitted heavy calibration: its estimated cost and when it
@@ -324,12 +330,14 @@ func (a *admission) queueHeavy(key clientKey, cost time.Duration) (*heavyJob, er
 		if !other.started.IsZero() {
 			left -= now.Sub(other.started)
 		}
+		a.refusedClient.Add(1)
 		return nil, &apiError{
 			Status: http.StatusTooManyRequests, Field: "model", RetryAfter: retrySeconds(left),
 			Message: "Too Many Requests: this client already has a heavy calibration running; one at a time per client (retry once it has answered, or choose a lighter model)",
 		}
 	}
 	if wait := a.expectedHeavyWait(now); wait > a.cfg.heavyWait {
+		a.refusedWait.Add(1)
 		return nil, a.heavyBusy(wait)
 	}
 	hj := &heavyJob{cost: cost}
@@ -398,4 +406,20 @@ func (a *admission) stopError(err error, what string) error {
 		return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: 1, Message: "the request was cancelled", Cause: err}
 	}
 	return err
+}
+
+// registerMetrics exposes the lanes: computations running, waiting and
+// shed, and heavy calibrations refused before waiting (429, 503).
+func (a *admission) registerMetrics(m *metricsRegistry) {
+	lanes := func(f func(*workShedder) float64) func() []metricSample {
+		return func() []metricSample {
+			return []metricSample{{labels: []string{"lane", "light"}, value: f(a.light)}, {labels: []string{"lane", "heavy"}, value: f(a.heavy)}}
+		}
+	}
+	m.gauge("eyetrack_computations_running", "Computations holding a slot, by lane.", lanes(func(s *workShedder) float64 { return float64(len(s.slots)) }))
+	m.gauge("eyetrack_computations_queued", "Computations waiting for a slot, by lane.", lanes(func(s *workShedder) float64 { return float64(len(s.waiting)) }))
+	m.counterFunc("eyetrack_computations_shed_total", "Computations refused with 503 for want of a slot, by lane.", lanes(func(s *workShedder) float64 { return float64(s.shed.Load()) }))
+	m.counterFunc("eyetrack_heavy_refused_total", "Heavy calibrations refused before waiting: one per client (429) or the expected wait too long (503).", func() []metricSample {
+		return []metricSample{{labels: []string{"reason", "client_busy"}, value: float64(a.refusedClient.Load())}, {labels: []string{"reason", "wait_too_long"}, value: float64(a.refusedWait.Load())}}
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // targetKey is the Python service's key for a target coordinate: the text of
@@ -92,12 +93,16 @@ func encodeCalibResponse(rep calibReport) []byte {
 // one), fit and report, and notify RUXAILAB when asked.
 func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *webhookNotifier, work *admission, specs map[string]modelSpec, lim inputLimits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		req, err := decodeCalibRequest(r, specs, lim)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
 		rows := len(req.cal.Fixed)
+		rec := requestRecordOf(r)
+		rec.model, rec.rows = req.spec.name, rows
+		decoded := time.Now()
 		cost := estimateFitCost(req.spec.name, rows, req.k)
 		if err := work.checkBudget(req.spec.name, rows, req.k, cost); err != nil {
 			writeError(w, r, log, err)
@@ -116,11 +121,17 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 		if req.fromRuxailab {
 			hook.warnIfOff()
 		}
+		admitted := time.Now()
 		saved := make(chan error, 1)
 		go func() { saved <- store.Save(req.id, req.cal) }()
 		rep, err := evaluateCalibrationWith(j.ctx, req.spec, req.cal.Fixed, req.k, 0, j.borrow)
 		j.done()
-		if saveErr := <-saved; saveErr != nil {
+		fitted := time.Now()
+		rec.fitTime = fitted.Sub(admitted)
+		saveErr := <-saved
+		setServerTiming(w.Header(), timingPhase{"decode", decoded.Sub(start)}, timingPhase{"queue", admitted.Sub(decoded)},
+			timingPhase{"fit", rec.fitTime}, timingPhase{"store", time.Since(fitted)})
+		if saveErr != nil {
 			writeError(w, r, log, storeError("", saveErr))
 			return
 		}

@@ -591,7 +591,8 @@ func buildServerBinary(path string) error {
 	return nil
 }
 
-// e2eLog collects a process's stderr (the first 1 MiB).
+// e2eLog collects a process's output, or a log (the first 1 MiB), safe
+// for concurrent writes.
 type e2eLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
@@ -615,8 +616,9 @@ func (l *e2eLog) String() string {
 // e2eServer is one running server process.
 type e2eServer struct {
 	cmd     *exec.Cmd
-	addr    string // 127.0.0.1:PORT
-	base    string // http://127.0.0.1:PORT
+	addr    string  // 127.0.0.1:PORT
+	base    string  // http://127.0.0.1:PORT
+	stdout  *e2eLog // every line the process printed on stdout
 	stderr  *e2eLog
 	exited  chan struct{}
 	waitErr error // valid once exited is closed
@@ -633,7 +635,7 @@ func startE2EServer(t *testing.T, bin string, env map[string]string) *e2eServer 
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	s := &e2eServer{cmd: cmd, stderr: &e2eLog{}, exited: make(chan struct{})}
+	s := &e2eServer{cmd: cmd, stdout: &e2eLog{}, stderr: &e2eLog{}, exited: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -647,6 +649,7 @@ func startE2EServer(t *testing.T, bin string, env map[string]string) *e2eServer 
 		sc := bufio.NewScanner(stdout)
 		found := false
 		for sc.Scan() {
+			s.stdout.Write(append(sc.Bytes(), '\n'))
 			if a, ok := listeningAddr(sc.Text()); ok && !found {
 				addr <- a
 				found = true

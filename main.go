@@ -27,7 +27,11 @@ func main() {
 	defer stop()
 	context.AfterFunc(ctx, stop) // after the first signal, a second one ends the process at once
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "eyetrack:", err)
+		if jsonLogs(os.Args[1:], os.Getenv) {
+			newLogger("json", os.Stderr).Error("eyetrack stopped", "err", err.Error())
+		} else {
+			fmt.Fprintln(os.Stderr, "eyetrack:", err)
+		}
 		os.Exit(1)
 	}
 }
@@ -44,6 +48,9 @@ type config struct {
 	limits          inputLimits
 	rateLimit       rateLimitConfig
 	work            workConfig
+	metricsAddr     string // serve /metrics (and pprof) there instead of on addr
+	pprof           bool   // net/http/pprof on metricsAddr
+	accessLog       accessLogConfig
 }
 
 // loadConfig reads flags, falling back to the environment, then to the
@@ -71,6 +78,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
 	shutdown := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may run on shutdown (SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve /metrics (and pprof when enabled) on this address instead of the main one (METRICS_ADDR)")
+	pprof := boolFlag(fs, "pprof", env("PPROF", "false"), "serve net/http/pprof on METRICS_ADDR (PPROF)")
+	healthEvery := fs.String("log-health-every", env("LOG_HEALTH_EVERY", "1"), "log one of every N health checks answered 200 (0: none) (LOG_HEALTH_EVERY)")
 	lf := registerLimitFlags(fs, env, c.limits)
 	rl := registerRateLimitFlags(fs, env)
 	wf := registerWorkFlags(fs, env)
@@ -97,6 +107,15 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT %q: want text or json", c.logFormat)
 	}
+	if c.pprof, err = parseBool("PPROF", *pprof); err != nil {
+		return c, err
+	}
+	if c.pprof && c.metricsAddr == "" {
+		return c, errors.New("PPROF needs METRICS_ADDR: profiles are served only on the private metrics listener")
+	}
+	if c.accessLog.healthEvery, err = strconv.Atoi(strings.TrimSpace(*healthEvery)); err != nil || c.accessLog.healthEvery < 0 {
+		return c, fmt.Errorf("LOG_HEALTH_EVERY %q: want a whole number, 0 or more", *healthEvery)
+	}
 	if strings.Contains(c.storeDir, "://") {
 		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
 	}
@@ -115,6 +134,7 @@ func usage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString(`Usage:
   eyetrack [flags]            serve the API
+  eyetrack healthcheck        exit 0 when the server on this machine is ready (for container health checks)
   eyetrack loadtest [flags]   load-test a server on loopback (a build with -tags loadtest; -h for its flags)
 
 Every flag falls back to the environment variable named in its text; flags win.
@@ -152,6 +172,21 @@ func versionText() string {
 		text += fmt.Sprintf(", revision %s (%s%s)", rev, when, modified)
 	}
 	return text + ", " + info.GoVersion
+}
+
+// buildVersion is the module version and the VCS revision, short.
+func buildVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += "+" + s.Value[:12]
+		}
+	}
+	return v
 }
 
 // printAndExit is returned by loadConfig for -h and -version: run prints
@@ -202,8 +237,13 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // shutdown timeout, then running computations cancelled, webhooks drained,
 // the store closed).
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "loadtest" {
-		return runLoadTest(ctx, args[1:], stdout)
+	if len(args) > 0 {
+		switch args[0] {
+		case "loadtest":
+			return runLoadTest(ctx, args[1:], stdout)
+		case "healthcheck":
+			return runHealthcheck(ctx, args[1:], getenv, stdout)
+		}
 	}
 	cfg, err := loadConfig(args, getenv)
 	var pe *printAndExit
@@ -230,6 +270,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		limiter: newRateLimiter(cfg.rateLimit, nil, log),
 		work:    newAdmission(cfg.work, cfg.rateLimit.identity, stopping),
 		log:     log,
+		metrics: newMetricsRegistry(),
 	}
 	go deps.limiter.runJanitor(ctx)
 	srv := newHTTPServer(newServer(cfg, deps), log)
@@ -237,8 +278,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fmt.Fprintf(stdout, "eyetrack listening on http://%s (calibrations in %s)\n", ln.Addr(), cfg.storeDir)
-	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.storeDir)
+	metricsSrv, err := startMetricsListener(cfg, deps.metrics, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if metricsSrv != nil {
+		defer metricsSrv.Close()
+	}
+	announce(stdout, cfg, ln.Addr().String(), store, log)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -320,17 +368,31 @@ type serverDeps struct {
 	limiter *rateLimiter
 	work    *admission
 	log     *slog.Logger
+	metrics *metricsRegistry // nil: newServer makes its own
 }
 
-// newServer builds the whole HTTP handler.
+// newServer builds the whole HTTP handler: the routes inside the shared
+// middleware (access log and request metrics outermost, then panic
+// recovery, gzip and CORS).
 func newServer(cfg config, d serverDeps) http.Handler {
+	if d.metrics == nil {
+		d.metrics = newMetricsRegistry()
+	}
+	registerServerMetrics(d.metrics, d)
+	requests := newRequestMetrics(d.metrics)
 	mux := http.NewServeMux()
 	addRoutes(mux, cfg, d)
-	return withRecover(d.log, withCORS(newCORSPolicy(cfg.corsOrigins), mux))
+	h := withRecover(d.log, withGzip(gzipMinBytes, withCORS(newCORSPolicy(cfg.corsOrigins), mux)))
+	return withAccessLog(d.log, cfg.accessLog, cfg.rateLimit.identity, requests, h)
+}
+
+// routeTable is where addRoutes registers routes (an *http.ServeMux).
+type routeTable interface {
+	Handle(pattern string, h http.Handler)
 }
 
 // addRoutes lists every route with its middleware: the whole API at a glance.
-func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
+func addRoutes(mux routeTable, cfg config, d serverDeps) {
 	specs := modelSpecs()
 	cache := newGazeModelCache(1024)
 	cfg.limits.storeIDLength = d.store.MaxIDLength()
@@ -339,6 +401,7 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 
 	const (
 		health = "/api/session/health"
+		ready  = "/api/session/ready"
 		calib  = "/api/session/calib_validation"
 		batch  = "/api/session/batch_predict"
 		models = "/api/session/models"
@@ -346,6 +409,9 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	mux.Handle("GET "+health, handleHealth())
 	mux.Handle("OPTIONS "+health, handlePreflight("GET, OPTIONS"))
 	mux.Handle(health, handleMethodNotAllowed("GET, HEAD, OPTIONS"))
+
+	mux.Handle("GET "+ready, handleReady(store, log))
+	mux.Handle(ready, handleMethodNotAllowed("GET, HEAD"))
 
 	mux.Handle("POST "+calib, limiter.limit("calib_validation", cfg.rateLimit.calib,
 		body(handleCalibValidation(store, cache, hook, work, specs, cfg.limits, log))))
@@ -360,6 +426,11 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	mux.Handle("GET "+models, limiter.limit("models", cfg.rateLimit.defaults, handleModels(specs)))
 	mux.Handle("OPTIONS "+models, handlePreflight("GET, OPTIONS"))
 	mux.Handle(models, handleMethodNotAllowed("GET, HEAD, OPTIONS"))
+
+	mux.Handle("GET /api/openapi.json", handleOpenAPI())
+	if cfg.metricsAddr == "" { // else on its own listener (startMetricsListener)
+		mux.Handle("GET /metrics", handleMetrics(d.metrics))
+	}
 
 	mux.Handle("/", handleNotFound())
 }
@@ -378,14 +449,4 @@ func handleModels(specs map[string]modelSpec) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"models": names})
 	})
-}
-
-// listeningAddr parses the server's start-up line.
-func listeningAddr(line string) (string, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "eyetrack listening on http://")
-	if !ok {
-		return "", false
-	}
-	addr, _, _ := strings.Cut(rest, " ")
-	return addr, addr != ""
 }

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -738,5 +739,70 @@ func TestCommandLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "-tags loadtest") {
 			t.Errorf("loadtest in the server binary: %v", err)
 		}
+	}
+}
+
+// freeLoopbackAddr returns a loopback address with a port free right now.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestOperationsBlackBox, on the real binary with LOG_FORMAT=json and
+// METRICS_ADDR: every line the program writes is JSON; /metrics is served
+// on the metrics listener only, with pprof there when enabled; answers
+// carry X-Request-Id and Server-Timing; the healthcheck subcommand passes.
+func TestOperationsBlackBox(t *testing.T) {
+	bin := e2eBinary(t)
+	metricsAddr := freeLoopbackAddr(t)
+	srv := startE2EServer(t, bin, map[string]string{
+		"CALIBRATION_STORE": t.TempDir(), "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr, "PPROF": "true",
+	})
+	client := e2eClient(t)
+	r, err := postCalibration(client, srv.base, session9FullFields(t, "Linear Regression"), "")
+	if err != nil || r.status != 200 {
+		t.Fatalf("calibration: %d %v", r.status, err)
+	}
+	if r.header.Get("X-Request-Id") == "" || !strings.Contains(r.header.Get("Server-Timing"), "fit;dur=") {
+		t.Errorf("calibration headers: %v", r.header)
+	}
+	if r, _ := request(client, "GET", srv.base+"/metrics", nil, "", ""); r.status != 404 {
+		t.Errorf("/metrics on the main listener: %d, want 404 with METRICS_ADDR set", r.status)
+	}
+	m, err := request(client, "GET", "http://"+metricsAddr+"/metrics", nil, "", "")
+	if err != nil || m.status != 200 || !strings.Contains(string(m.body), `eyetrack_http_requests_total{route="POST /api/session/calib_validation",method="POST",status="200"} 1`) {
+		t.Errorf("/metrics on METRICS_ADDR: %d %v\n%.2000s", m.status, err, m.body)
+	}
+	if p, err := request(client, "GET", "http://"+metricsAddr+"/debug/pprof/cmdline", nil, "", ""); err != nil || p.status != 200 {
+		t.Errorf("pprof on METRICS_ADDR: %d %v", p.status, err)
+	}
+	if p, _ := request(client, "GET", srv.base+"/debug/pprof/cmdline", nil, "", ""); p.status != 404 {
+		t.Errorf("pprof on the main listener: %d", p.status)
+	}
+	hc := exec.Command(bin, "healthcheck")
+	hc.Env = []string{"ADDR=" + srv.addr}
+	if out, err := hc.CombinedOutput(); err != nil || !strings.Contains(string(out), "ready") {
+		t.Errorf("healthcheck: %v %s", err, out)
+	}
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.waitExit(t, 20*time.Second); err != nil {
+		t.Errorf("exit: %v", err)
+	}
+	lines := 0
+	for _, out := range []string{srv.stdout.String(), srv.stderr.String()} {
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			lines++
+			if !json.Valid([]byte(line)) {
+				t.Errorf("not a JSON line: %q", line)
+			}
+		}
+	}
+	if lines < 5 || !strings.Contains(srv.stderr.String(), `"msg":"eyetrack started"`) || !strings.Contains(srv.stderr.String(), `"msg":"request"`) {
+		t.Errorf("%d lines; stderr:\n%s", lines, srv.stderr)
 	}
 }

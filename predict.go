@@ -6,6 +6,7 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // encodeBatchResponse writes the JSON array of predictions, echoing the
@@ -39,24 +40,31 @@ func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
 // handleBatchPredict serves POST /api/session/batch_predict.
 func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *admission, lim inputLimits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		p, err := decodeBatchRequest(r, lim)
 		if err != nil {
 			writeError(w, r, log, err)
 			return
 		}
+		requestRecordOf(r).rows = len(p.samples)
+		decoded := time.Now()
 		j, err := work.admit(r, 0) // light: a ridge fit at most, then a linear map
 		if err != nil {
 			writeError(w, r, log, work.stopError(err, "the prediction"))
 			return
 		}
+		admitted := time.Now()
 		model, err := gazeModelFor(store, cache, p.id, p.width, p.height)
 		if err != nil {
 			j.done()
 			writeError(w, r, log, err)
 			return
 		}
+		ready := time.Now()
 		xs, ys := model.predict(p.samples)
 		j.done()
+		setServerTiming(w.Header(), timingPhase{"decode", decoded.Sub(start)}, timingPhase{"queue", admitted.Sub(decoded)},
+			timingPhase{"model", ready.Sub(admitted)}, timingPhase{"predict", time.Since(ready)})
 		writeJSONBytes(w, http.StatusOK, encodeBatchResponse(p, xs, ys))
 	})
 }

@@ -112,6 +112,7 @@ type rateLimiter struct {
 
 	mu     sync.Mutex
 	tables []*fixedWindow // every table made by limit, for reset and sweep
+	routes []*routeLimits // every limited route, for the metrics
 }
 
 // newRateLimiter returns a limiter using now as its clock (time.Now when nil).
@@ -184,6 +185,7 @@ func (l *rateLimiter) limit(route string, limits []rateLimit, next http.Handler)
 	rl := newRouteLimits(route, limits, l.cfg.maxClients)
 	l.mu.Lock()
 	l.tables = append(l.tables, rl.tables...)
+	l.routes = append(l.routes, rl)
 	l.mu.Unlock()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nowMs := l.now().UnixMilli()
@@ -192,6 +194,7 @@ func (l *rateLimiter) limit(route string, limits []rateLimit, next http.Handler)
 		st, failed, current := rl.count(key, nowMs, buf[:0])
 		setRateHeaders(w.Header(), rl, st, current, nowMs)
 		if failed < 0 {
+			noteLimiterOutcome(r, "allowed")
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -256,12 +259,14 @@ func (rl *routeLimits) count(key clientKey, nowMs int64, st []windowState) (stat
 // mode, a log line (once per window) and next.
 func (l *rateLimiter) refuse(w http.ResponseWriter, r *http.Request, route string, lim rateLimit, s windowState, nowMs int64, next http.Handler) {
 	if l.cfg.dryRun {
+		noteLimiterOutcome(r, "dry_run")
 		if s.count() == lim.count+1 {
 			l.log.Warn("rate limit exceeded (dry run, not blocked)", "route", route, "client", l.cfg.identity.clientAddr(r).String(), "limit", lim.String())
 		}
 		next.ServeHTTP(w, r)
 		return
 	}
+	noteLimiterOutcome(r, "refused")
 	retry := max(1, (s.endMs()-nowMs+999)/1000)
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(retry, 10))
@@ -329,4 +334,27 @@ func setRateHeaders(h http.Header, rl *routeLimits, st []windowState, current in
 	h["X-Ratelimit-Reset"] = hv.vals[1:2:2]
 	h["Ratelimit-Policy"] = rl.policy
 	h["Ratelimit"] = hv.vals[2:3:3]
+}
+
+// noteLimiterOutcome tells the access log what the limiter decided; it
+// does nothing (and allocates nothing) outside withAccessLog.
+func noteLimiterOutcome(r *http.Request, outcome string) {
+	if rec, ok := r.Context().Value(recordKey{}).(*requestRecord); ok {
+		rec.limiter = outcome
+	}
+}
+
+// registerMetrics exposes the clients tracked per route and limit.
+func (l *rateLimiter) registerMetrics(m *metricsRegistry) {
+	m.gauge("eyetrack_ratelimit_tracked_clients", "Clients with a window in the limiter's table, by route and limit.", func() []metricSample {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		var out []metricSample
+		for _, rl := range l.routes {
+			for _, t := range rl.tables {
+				out = append(out, metricSample{labels: []string{"route", rl.route, "limit", t.limit.String()}, value: float64(t.tracked.Load())})
+			}
+		}
+		return out
+	})
 }

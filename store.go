@@ -4,6 +4,7 @@ package main
 // save committed by one synced journal append and written behind it.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -699,12 +702,7 @@ func readError(id string, err error) error {
 			return fmt.Errorf("reading calibration %q: %w", id, err)
 		}
 	}
-	reason := err.Error()
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		reason = pe.Err.Error() // without the path
-	}
-	return &unusableError{id: id, reason: "its stored file cannot be read (" + reason + ")", err: err}
+	return &unusableError{id: id, reason: "its stored file cannot be read (" + pathless(err).Error() + ")", err: err}
 }
 
 // calibrationStore is where calibrations live between calib_validation and
@@ -716,4 +714,91 @@ type calibrationStore interface {
 	Version(id string) (string, error)
 	// MaxIDLength is the longest id Save accepts.
 	MaxIDLength() int
+}
+
+// Count returns how many calibrations the store holds: the ids with a
+// fixed file, and those committed to the journal but not yet written.
+func (s *fileStore) Count() (int, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, err
+	}
+	const suffix = "_fixed_train_data.csv"
+	ids := map[string]bool{}
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, suffix) && !strings.HasPrefix(name, ".") {
+			ids[strings.TrimSuffix(name, suffix)] = true
+		}
+	}
+	s.mu.Lock()
+	for id := range s.pending {
+		ids[id] = true
+	}
+	s.mu.Unlock()
+	return len(ids), nil
+}
+
+// Ready reports whether the store can take and serve calibrations now: it
+// refuses no save, its folder allows writing by its permission bits (as
+// they would apply to a process without privileges, so that a folder made
+// read-only shows even to root), and a probe file can be written, read back
+// and removed. The error says what is wrong without naming server paths.
+func (s *fileStore) Ready() error {
+	if s.refusing != nil {
+		return errors.New("the store refuses saves: its journal could not be replayed at start")
+	}
+	fi, err := os.Stat(s.dir)
+	if err != nil {
+		return fmt.Errorf("the data folder cannot be opened (%w)", pathless(err))
+	}
+	if !fi.IsDir() {
+		return errors.New("the data folder is not a folder")
+	}
+	if !permitsWrite(fi) {
+		return fmt.Errorf("the data folder is not writable (mode %v)", fi.Mode().Perm())
+	}
+	probe := filepath.Join(s.dir, ".ready-probe")
+	want := []byte(strconv.FormatInt(time.Now().UnixNano(), 10))
+	if err := os.WriteFile(probe, want, 0o644); err != nil {
+		return fmt.Errorf("writing to the data folder failed (%w)", pathless(err))
+	}
+	got, err := os.ReadFile(probe)
+	os.Remove(probe)
+	if err != nil {
+		return fmt.Errorf("reading from the data folder failed (%w)", pathless(err))
+	}
+	if !bytes.Equal(got, want) {
+		return errors.New("the data folder did not give back what was written to it")
+	}
+	return nil
+}
+
+// pathless is err without the path of an *os.PathError.
+func pathless(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// registerMetrics exposes the calibrations stored and the journal's backlog.
+func (s *fileStore) registerMetrics(m *metricsRegistry) {
+	m.gauge("eyetrack_calibrations_stored", "Calibrations the store holds.", func() []metricSample {
+		n, err := s.Count()
+		if err != nil {
+			return nil
+		}
+		return []metricSample{{value: float64(n)}}
+	})
+	m.gauge("eyetrack_journal_backlog", "Saves committed to the journal and not yet written to their files (saves, and bytes of their records).", func() []metricSample {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return []metricSample{{labels: []string{"unit", "saves"}, value: float64(len(s.queue))}, {labels: []string{"unit", "bytes"}, value: float64(s.queuedBytes)}}
+	})
+	m.gauge("eyetrack_journal_bytes", "Bytes in the store's journal.", func() []metricSample {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return []metricSample{{value: float64(s.journalSize)}}
+	})
 }

@@ -48,3 +48,20 @@ func lockFileExclusive(f *os.File) error {
 		}
 	}
 }
+
+// permitsWrite reports whether fi's permission bits let an unprivileged
+// process with this process's user and group ids write to it.
+func permitsWrite(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	perm := fi.Mode().Perm()
+	if !ok {
+		return perm&0o222 != 0
+	}
+	switch {
+	case int(st.Uid) == os.Geteuid():
+		return perm&0o200 != 0
+	case int(st.Gid) == os.Getegid():
+		return perm&0o020 != 0
+	}
+	return perm&0o002 != 0
+}

@@ -21,3 +21,6 @@ func nameMax(string) int { return 255 }
 // lockFileExclusive is not implemented here: the store runs without its
 // journal.
 func lockFileExclusive(*os.File) error { return errors.ErrUnsupported }
+
+// permitsWrite reports whether fi's permission bits allow writing by anyone.
+func permitsWrite(fi os.FileInfo) bool { return fi.Mode().Perm()&0o222 != 0 }

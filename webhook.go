@@ -41,6 +41,8 @@ type webhookNotifier struct {
 	closed bool
 
 	warnOff sync.Once // the "asked for but not configured" warning, logged once
+
+	outcomes *counterVec // notices by outcome: sent, failed, dropped; nil without metrics
 }
 
 // newWebhookNotifier starts the worker. With an empty base URL, notify does nothing.
@@ -80,12 +82,14 @@ func (n *webhookNotifier) notify(c calibrationNotice) {
 	defer n.mu.Unlock()
 	if n.closed {
 		n.log.Error("webhook after shutdown; notice dropped", "session_id", c.SessionID)
+		n.count("dropped")
 		return
 	}
 	select {
 	case n.queue <- c:
 	default:
 		n.log.Error("webhook queue full; notice dropped", "session_id", c.SessionID)
+		n.count("dropped")
 	}
 }
 
@@ -94,7 +98,10 @@ func (n *webhookNotifier) work() {
 	for c := range n.queue {
 		if err := n.send(c); err != nil {
 			n.log.Error("webhook failed", "session_id", c.SessionID, "url", n.url, "err", err)
+			n.count("failed")
+			continue
 		}
+		n.count("sent")
 	}
 }
 
@@ -145,5 +152,17 @@ func (n *webhookNotifier) Close(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("webhooks not drained: %w", ctx.Err())
+	}
+}
+
+// registerMetrics counts the notices by outcome from now on. Call it
+// before the first notice.
+func (n *webhookNotifier) registerMetrics(m *metricsRegistry) {
+	n.outcomes = m.counter("eyetrack_webhook_notices_total", "RUXAILAB notices, by outcome: sent, failed (after the retries), dropped (queue full or shutting down).", "outcome")
+}
+
+func (n *webhookNotifier) count(outcome string) {
+	if n.outcomes != nil {
+		n.outcomes.inc(outcome)
 	}
 }
