@@ -91,7 +91,7 @@ func encodeCalibResponse(rep calibReport) []byte {
 // handleCalibValidation serves POST /api/session/calib_validation: validate,
 // admit by estimated cost, store the calibration (replacing the id's older
 // one), fit and report, and notify RUXAILAB when asked.
-func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *webhookNotifier, work *admission, specs map[string]modelSpec, lim inputLimits, log *slog.Logger) http.Handler {
+func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *webhookNotifier, work *admission, guard *overwriteGuard, specs map[string]modelSpec, lim inputLimits, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		req, err := decodeCalibRequest(r, specs, lim)
@@ -109,10 +109,16 @@ func handleCalibValidation(store calibrationStore, cache *gazeModelCache, hook *
 			return
 		}
 		work.extendWriteDeadline(w)
-		// A refused request (429, 503) changes nothing. Otherwise the
+		// A refused request (409, 429, 503) changes nothing. Otherwise the
 		// calibration is committed to the store (synced to disk) while the
 		// model is fitted; the answer waits for both, so a 200 means it
 		// survives a crash.
+		release, err := guard.claim(r, store, req.id, &req.cal)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		defer release()
 		j, err := work.admit(r, cost)
 		if err != nil {
 			writeError(w, r, log, work.stopError(err, "the calibration"))

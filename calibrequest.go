@@ -186,6 +186,7 @@ func (d calibDecoder) model(specs map[string]modelSpec) error {
 		return badField("model", "%v", unknownModelError(truncate(name, d.lim.maxStringLen), specs))
 	}
 	d.req.spec = spec
+	d.req.cal.Meta.Model = spec.name
 	return nil
 }
 
@@ -261,8 +262,24 @@ func (d calibDecoder) ruxailab() error {
 	if d.req.userID, err = d.idValue("user_id"); err != nil {
 		return err
 	}
-	d.req.studyID, err = d.idValue("study_id")
-	return err
+	if d.req.studyID, err = d.idValue("study_id"); err != nil {
+		return err
+	}
+	d.req.cal.Meta.UserID, d.req.cal.Meta.StudyID = idText(d.req.userID), idText(d.req.studyID)
+	return nil
+}
+
+// idText is an id field's value as text: a string's characters, a number's
+// JSON text, "" for null.
+func idText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if string(raw) == "null" {
+		return ""
+	}
+	return string(raw)
 }
 
 // idValue returns the JSON text of an optional string-or-number field, at

@@ -83,6 +83,7 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	}
 	log := slog.New(slog.DiscardHandler)
 	clock := newTestClock()
+	store.retention, store.now = cfg.retention, clock.Now
 	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
@@ -230,6 +231,38 @@ func (m *memStore) Load(id string) (calibration, error) {
 }
 
 func (m *memStore) MaxIDLength() int { return 1 << 16 }
+
+func (m *memStore) Meta(id string) (calibrationMeta, error) {
+	c, err := m.Load(id)
+	return c.Meta, err
+}
+
+func (m *memStore) Delete(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.cals[id]; !ok {
+		return errCalibrationNotFound
+	}
+	delete(m.cals, id)
+	return nil
+}
+
+func (m *memStore) DeleteUser(userID string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []string
+	for id, c := range m.cals {
+		if c.Meta.UserID == userID {
+			delete(m.cals, id)
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func (m *memStore) List(after string, limit int) ([]calibrationInfo, string, error) {
+	return nil, "", errors.ErrUnsupported
+}
 
 func (m *memStore) Version(id string) (string, error) {
 	m.mu.Lock()

@@ -14,8 +14,13 @@ import (
 // A dot name keeps it apart from the calibration files.
 const journalFileName = ".calibration-journal"
 
-// journalMagic starts every journal record.
-const journalMagic = "ECJ1"
+// journalMagic starts every journal record without metadata, and
+// journalMetaMagic those whose payload ends with the calibration's
+// metadata (its model, user and study ids and network).
+const (
+	journalMagic     = "ECJ1"
+	journalMetaMagic = "ECJ2"
+)
 
 // journalHeaderLen is the fixed part before a record's payload: the magic,
 // the payload's length and its CRC-32C.
@@ -49,11 +54,22 @@ const (
 // payload uint32 | payload = save time (Unix ns) int64 | len(id) uint16 |
 // id | screen width, height float64 | rows uint32 | rows × (left x, left
 // y, right x, right y, point x, point y) | rows uint32 | rows × (left x,
-// left y, right x, right y).
+// left y, right x, right y). An "ECJ2" record's payload goes on with the
+// metadata: model, user id, study id and network, each as a uint16 length
+// and its bytes; a calibration without any is written as "ECJ1". The save
+// time is the metadata's Created.
 func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
+	meta := [...]string{c.Meta.Model, c.Meta.UserID, c.Meta.StudyID, c.Meta.Network}
 	n := journalHeaderLen + 8 + 2 + len(id) + 16 + 4 + journalFixedRow*len(c.Fixed) + 4 + journalCalibRow*len(c.Calib)
+	magic := journalMagic
+	if meta != [4]string{} {
+		magic = journalMetaMagic
+		for _, m := range meta {
+			n += 2 + len(m)
+		}
+	}
 	b := make([]byte, journalHeaderLen, n)
-	copy(b, journalMagic)
+	copy(b, magic)
 	le := binary.LittleEndian
 	f64 := func(v float64) { b = le.AppendUint64(b, math.Float64bits(v)) }
 	iris := func(r irisSample) {
@@ -76,6 +92,13 @@ func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
 	for _, r := range c.Calib {
 		iris(r)
 	}
+	if magic == journalMetaMagic {
+		for _, m := range meta {
+			m = m[:min(len(m), math.MaxUint16)]
+			b = le.AppendUint16(b, uint16(len(m)))
+			b = append(b, m...)
+		}
+	}
 	payload := b[journalHeaderLen:]
 	le.PutUint32(b[4:], uint32(len(payload)))
 	le.PutUint32(b[8:], crc32.Checksum(payload, journalCRC))
@@ -89,7 +112,7 @@ func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
 // one at a time, each synced before the next).
 func parseJournal(data []byte) []journalRecord {
 	var out []journalRecord
-	for len(data) >= journalHeaderLen && string(data[:4]) == journalMagic {
+	for len(data) >= journalHeaderLen && (string(data[:4]) == journalMagic || string(data[:4]) == journalMetaMagic) {
 		n := binary.LittleEndian.Uint32(data[4:])
 		if n > maxJournalPayload || uint64(len(data)-journalHeaderLen) < uint64(n) {
 			break
@@ -98,7 +121,7 @@ func parseJournal(data []byte) []journalRecord {
 		if crc32.Checksum(payload, journalCRC) != binary.LittleEndian.Uint32(data[8:]) {
 			break
 		}
-		r, ok := decodeJournalPayload(payload)
+		r, ok := decodeJournalPayload(payload, string(data[:4]) == journalMetaMagic)
 		if !ok {
 			break
 		}
@@ -125,8 +148,9 @@ func (r *journalReader) take(n int) []byte {
 	return b
 }
 
-// decodeJournalPayload splits a checksummed payload into its fields.
-func decodeJournalPayload(p []byte) (journalRecord, bool) {
+// decodeJournalPayload splits a checksummed payload into its fields (with
+// the metadata at its end when withMeta).
+func decodeJournalPayload(p []byte, withMeta bool) (journalRecord, bool) {
 	var rec journalRecord
 	r := journalReader{p: p, ok: true}
 	le := binary.LittleEndian
@@ -161,6 +185,19 @@ func decodeJournalPayload(p []byte) (journalRecord, bool) {
 	rec.cal.Calib = make([]irisSample, count(journalCalibRow))
 	for i := range rec.cal.Calib {
 		rec.cal.Calib[i] = irisSample{f64(), f64(), f64(), f64()}
+	}
+	rec.cal.Meta.Created = rec.saved
+	if withMeta {
+		for _, dst := range []*string{&rec.cal.Meta.Model, &rec.cal.Meta.UserID, &rec.cal.Meta.StudyID, &rec.cal.Meta.Network} {
+			if b := r.take(2); b != nil {
+				*dst = string(r.take(int(le.Uint16(b))))
+			}
+		}
+		// An all-empty metadata is written as "ECJ1": anything else here is
+		// not a record this encoder wrote.
+		if rec.cal.Meta == (calibrationMeta{Created: rec.saved}) {
+			return rec, false
+		}
 	}
 	return rec, r.ok && len(r.p) == 0
 }

@@ -198,8 +198,8 @@ func TestJournalEmptiedAndClosed(t *testing.T) {
 		t.Fatalf("journal holds %d bytes after Close", n)
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 9 {
-		t.Fatalf("%d entries, want 4 ids × 2 files + the journal", len(entries))
+	if len(entries) != 13 {
+		t.Fatalf("%d entries, want 4 ids × 3 files (fixed, predict, metadata) + the journal", len(entries))
 	}
 	st2, err := openTestStore(t, dir)
 	if err != nil {

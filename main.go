@@ -48,8 +48,11 @@ type config struct {
 	limits          inputLimits
 	rateLimit       rateLimitConfig
 	work            workConfig
-	metricsAddr     string // serve /metrics (and pprof) there instead of on addr
-	pprof           bool   // net/http/pprof on metricsAddr
+	adminToken      string        // the admin routes' bearer token ("": no admin routes)
+	retention       time.Duration // calibrations older than this expire (0: kept)
+	protect         bool          // PROTECT_CALIBRATIONS
+	metricsAddr     string        // serve /metrics (and pprof) there instead of on addr
+	pprof           bool          // net/http/pprof on metricsAddr
 	accessLog       accessLogConfig
 }
 
@@ -78,6 +81,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
 	shutdown := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may run on shutdown (SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&c.adminToken, "admin-token", env("ADMIN_TOKEN", ""), "bearer token of the admin routes (deletion, listing); unset: no admin routes (ADMIN_TOKEN)")
+	retention := fs.String("calibration-retention", env("CALIBRATION_RETENTION", ""), "calibrations older than this are no longer served and are deleted, e.g. 720h; unset: kept (CALIBRATION_RETENTION)")
+	protect := boolFlag(fs, "protect-calibrations", env("PROTECT_CALIBRATIONS", "false"), "an existing calibration id cannot be replaced from another client network (PROTECT_CALIBRATIONS)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", env("METRICS_ADDR", ""), "serve /metrics (and pprof when enabled) on this address instead of the main one (METRICS_ADDR)")
 	pprof := boolFlag(fs, "pprof", env("PPROF", "false"), "serve net/http/pprof on METRICS_ADDR (PPROF)")
 	healthEvery := fs.String("log-health-every", env("LOG_HEALTH_EVERY", "1"), "log one of every N health checks answered 200 (0: none) (LOG_HEALTH_EVERY)")
@@ -109,6 +115,14 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.pprof, err = parseBool("PPROF", *pprof); err != nil {
 		return c, err
+	}
+	if c.protect, err = parseBool("PROTECT_CALIBRATIONS", *protect); err != nil {
+		return c, err
+	}
+	if v := strings.TrimSpace(*retention); v != "" {
+		if c.retention, err = time.ParseDuration(v); err != nil || c.retention <= 0 {
+			return c, fmt.Errorf("CALIBRATION_RETENTION %q: want a positive duration such as 720h", *retention)
+		}
 	}
 	if c.pprof && c.metricsAddr == "" {
 		return c, errors.New("PPROF needs METRICS_ADDR: profiles are served only on the private metrics listener")
@@ -260,6 +274,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer store.Close() // on early returns; idempotent
+	store.retention = cfg.retention
+	go store.runRetention(ctx)
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	// stopping ends when shutdown stops waiting for running computations.
 	stopping, stopWork := context.WithCancelCause(context.Background())
@@ -413,8 +429,9 @@ func addRoutes(mux routeTable, cfg config, d serverDeps) {
 	mux.Handle("GET "+ready, handleReady(store, log))
 	mux.Handle(ready, handleMethodNotAllowed("GET, HEAD"))
 
+	guard := &overwriteGuard{protect: cfg.protect, identity: cfg.rateLimit.identity}
 	mux.Handle("POST "+calib, limiter.limit("calib_validation", cfg.rateLimit.calib,
-		body(handleCalibValidation(store, cache, hook, work, specs, cfg.limits, log))))
+		body(handleCalibValidation(store, cache, hook, work, guard, specs, cfg.limits, log))))
 	mux.Handle("OPTIONS "+calib, handlePreflight("POST, OPTIONS"))
 	mux.Handle(calib, handleMethodNotAllowed("POST, OPTIONS"))
 
@@ -426,6 +443,13 @@ func addRoutes(mux routeTable, cfg config, d serverDeps) {
 	mux.Handle("GET "+models, limiter.limit("models", cfg.rateLimit.defaults, handleModels(specs)))
 	mux.Handle("OPTIONS "+models, handlePreflight("GET, OPTIONS"))
 	mux.Handle(models, handleMethodNotAllowed("GET, HEAD, OPTIONS"))
+
+	if cfg.adminToken != "" { // else these routes do not exist
+		admin := func(h http.Handler) http.Handler { return requireAdmin(cfg.adminToken, h) }
+		mux.Handle("DELETE /api/session/calibration/{id}", admin(handleDeleteCalibration(store, cache, cfg.limits, log)))
+		mux.Handle("DELETE /api/session/calibrations", admin(handleDeleteUser(store, cache, log)))
+		mux.Handle("GET /api/session/calibrations", admin(handleListCalibrations(store, log)))
+	}
 
 	mux.Handle("GET /api/openapi.json", handleOpenAPI())
 	if cfg.metricsAddr == "" { // else on its own listener (startMetricsListener)

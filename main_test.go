@@ -282,6 +282,10 @@ func crashRun(t *testing.T, bin string, run uint64, fixedRows []labelledSample, 
 				continue
 			}
 			predictOf[id] = cal
+		case strings.HasSuffix(name, metaSuffix):
+			if problem := checkMetaFile(filepath.Join(dir, name), strings.TrimSuffix(name, metaSuffix), sent); problem != "" {
+				t.Errorf("%s: %s", name, problem)
+			}
 		default:
 			t.Errorf("stray file in the store after the crash and restart: %s", name)
 		}
@@ -385,6 +389,25 @@ func checkPredictFile(path, id string, sent map[int]*crashCalibration) (*crashCa
 		}
 	}
 	return nil, fmt.Sprintf("its %d rows are no request's unlabelled samples", len(rows))
+}
+
+// checkMetaFile checks that a metadata file parses and describes one of the
+// calibrations sent under id (its rows, screen width and model).
+func checkMetaFile(path, id string, sent map[int]*crashCalibration) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var m metaFile
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "does not parse: " + err.Error()
+	}
+	for _, cal := range sent {
+		if cal.id == id && m.ScreenWidth == cal.width() && m.Rows == len(cal.fixed) && m.Model != "" && !m.Created.IsZero() {
+			return ""
+		}
+	}
+	return fmt.Sprintf("describes no request sent under %q: %s", id, raw)
 }
 
 // TestBlackBoxRateLimit checks the default limits on the real binary.

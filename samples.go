@@ -26,6 +26,7 @@ type calibration struct {
 	Calib        []irisSample
 	ScreenWidth  float64
 	ScreenHeight float64
+	Meta         calibrationMeta
 }
 
 // labelledKeys and irisKeyList are the keys of the two sample arrays.

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -51,10 +50,12 @@ var errCalibrationNotFound = errors.New("calibration not found")
 // own writer may write an older save after a newer one was committed.)
 // Temporary files of crashed writes are removed at start.
 type fileStore struct {
-	dir   string
-	maxID int // longest id whose files the folder's file system can name
-	log   *slog.Logger
-	locks sync.Map // id → *sync.Mutex; serialises direct (journal-less) saves of an id
+	dir       string
+	retention time.Duration    // calibrations older than this are expired (0: kept)
+	now       func() time.Time // the clock of save times and expiry
+	maxID     int              // longest id whose files the folder's file system can name
+	log       *slog.Logger
+	locks     sync.Map // id → *sync.Mutex; serialises direct (journal-less) saves of an id
 
 	journal  *os.File   // nil: no journal, saves write their files directly
 	refusing error      // when set, every save fails with it (the journal could not be replayed)
@@ -127,7 +128,7 @@ func newFileStore(dir string, log *slog.Logger) (*fileStore, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("calibration store %q: %w", dir, err)
 	}
-	leftovers, err := filepath.Glob(filepath.Join(dir, ".*_train_data.csv.tmp-*"))
+	leftovers, err := filepath.Glob(filepath.Join(dir, ".*.tmp-*")) // .<id>_*_train_data.csv.tmp-*, .<id>_calibration.json.tmp-*
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +138,7 @@ func newFileStore(dir string, log *slog.Logger) (*fileStore, error) {
 		}
 	}
 	s := &fileStore{
-		dir: dir, maxID: nameMax(dir) - storeNameOverhead, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{}),
+		dir: dir, now: time.Now, maxID: nameMax(dir) - storeNameOverhead, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{}),
 		maxQueuedBytes: defaultMaxQueuedBytes, maxJournalBytes: defaultMaxJournalBytes, backlogWait: defaultBacklogWait,
 	}
 	s.cond = sync.NewCond(&s.mu)
@@ -226,7 +227,7 @@ func (s *fileStore) replay(recs []journalRecord) error {
 		if last[r.id] != i {
 			continue
 		}
-		err := s.writeFiles(r.id, encodeFixedCSV(r.cal), encodeIrisCSV(r.cal.Calib))
+		err := s.writeFiles(r.id, r.cal)
 		if err == nil {
 			s.log.Info("calibration written from the journal", "id", r.id, "saved", r.saved)
 			continue
@@ -271,6 +272,10 @@ func (s *fileStore) predictPath(id string) string {
 	return filepath.Join(s.dir, id+"_predict_train_data.csv")
 }
 
+func (s *fileStore) metaPath(id string) string {
+	return filepath.Join(s.dir, id+metaSuffix)
+}
+
 func (s *fileStore) lock(id string) func() {
 	m, _ := s.locks.LoadOrStore(id, new(sync.Mutex))
 	mu := m.(*sync.Mutex)
@@ -288,11 +293,14 @@ func (s *fileStore) Save(id string, c calibration) error {
 	if len(id) > s.maxID || len(id) > math.MaxUint16 {
 		return fmt.Errorf("%w: %d bytes, at most %d", errIDTooLong, len(id), s.maxID)
 	}
+	if c.Meta.Created.IsZero() {
+		c.Meta.Created = s.now()
+	}
 	if s.journal == nil {
 		defer s.lock(id)()
-		return s.writeFiles(id, encodeFixedCSV(c), encodeIrisCSV(c.Calib))
+		return s.writeFiles(id, c)
 	}
-	rec := encodeJournalRecord(time.Now(), id, c)
+	rec := encodeJournalRecord(c.Meta.Created, id, c)
 
 	if err := s.waitForBacklog(); err != nil {
 		return err
@@ -339,11 +347,20 @@ func (s *fileStore) Save(id string, c calibration) error {
 func (s *fileStore) waitForBacklog() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	behind := func() bool {
+	if err := s.waitWhile(func() bool {
 		return len(s.queue) > 0 && (s.queuedBytes > s.maxQueuedBytes || s.journalSize > s.maxJournalBytes)
+	}); err != nil {
+		return err
 	}
-	if !behind() || s.closed {
-		return s.closedErr()
+	return s.closedErr()
+}
+
+// waitWhile waits, at most backlogWait, while busy() holds and the store
+// is open: nil once busy() is false, errStoreBehind when the time is up,
+// errStoreClosed when the store closed first. s.mu is held.
+func (s *fileStore) waitWhile(busy func() bool) error {
+	if !busy() {
+		return nil
 	}
 	deadline := time.Now().Add(s.backlogWait)
 	wake := time.AfterFunc(s.backlogWait, func() {
@@ -352,13 +369,16 @@ func (s *fileStore) waitForBacklog() error {
 		s.mu.Unlock()
 	})
 	defer wake.Stop()
-	for behind() && !s.closed {
+	for busy() {
+		if s.closed {
+			return errStoreClosed
+		}
 		if !time.Now().Before(deadline) {
 			return errStoreBehind
 		}
 		s.cond.Wait()
 	}
-	return s.closedErr()
+	return nil
 }
 
 // closedErr is errStoreClosed after Close, else nil; s.mu is held.
@@ -473,7 +493,7 @@ func (s *fileStore) writeBehind() {
 func (s *fileStore) writeBatch(saves []*pendingSave) map[*pendingSave]error {
 	failed := map[*pendingSave]error{}
 	for _, p := range saves {
-		if err := s.placeFiles(p.id, encodeFixedCSV(p.cal), encodeIrisCSV(p.cal.Calib)); err != nil {
+		if err := s.placeFiles(p.id, p.cal); err != nil {
 			failed[p] = err
 		}
 	}
@@ -544,61 +564,71 @@ func (s *fileStore) Close() error {
 	return err
 }
 
-// writeFiles writes the two CSV texts of id atomically and durably:
-// placeFiles, then the folder synced.
-func (s *fileStore) writeFiles(id string, fixedCSV, predictCSV []byte) error {
-	if err := s.placeFiles(id, fixedCSV, predictCSV); err != nil {
+// writeFiles writes the files of id atomically and durably: placeFiles,
+// then the folder synced.
+func (s *fileStore) writeFiles(id string, c calibration) error {
+	if err := s.placeFiles(id, c); err != nil {
 		return err
 	}
 	return syncDir(s.dir)
 }
 
-// placeFiles writes the two CSV texts of id to temporary files, synced in
-// parallel (one journal commit can then serve both), and renames them into
-// place, predict first and fixed last. The renames are durable once the
-// folder is synced.
-func (s *fileStore) placeFiles(id string, fixedCSV, predictCSV []byte) error {
-	fixed, predict := s.fixedPath(id), s.predictPath(id)
-	var predictTmp string
-	predictErr := make(chan error, 1)
-	go func() {
-		var err error
-		predictTmp, err = writeTempSynced(predict, predictCSV)
-		predictErr <- err
-	}()
-	fixedTmp, err := writeTempSynced(fixed, fixedCSV)
-	if perr := <-predictErr; err == nil {
-		err = perr
+// placeFiles writes the files of c — the predict CSV, the metadata and the
+// fixed CSV — to temporary files, synced in parallel (one journal commit can
+// then serve them all), and renames them into place in that order: the
+// fixed file, whose presence makes the calibration, last. The renames are
+// durable once the folder is synced.
+func (s *fileStore) placeFiles(id string, c calibration) error {
+	files := []struct {
+		path string
+		data []byte
+	}{
+		{s.predictPath(id), encodeIrisCSV(c.Calib)},
+		{s.metaPath(id), encodeMeta(c)},
+		{s.fixedPath(id), encodeFixedCSV(c)},
 	}
-	if err == nil {
-		if err = os.Rename(predictTmp, predict); err == nil {
-			err = os.Rename(fixedTmp, fixed)
-		}
-		if err != nil {
+	tmps := make([]string, len(files))
+	errs := make([]error, len(files))
+	var wg sync.WaitGroup
+	for i := range files {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tmps[i], errs[i] = writeTempSynced(files[i].path, files[i].data)
+		}()
+	}
+	wg.Wait()
+	err := errors.Join(errs...)
+	for i := 0; err == nil && i < len(files); i++ {
+		if err = os.Rename(tmps[i], files[i].path); err != nil {
 			err = fmt.Errorf("renaming calibration %q into place: %w", id, err)
 		}
 	}
 	if err != nil {
-		for _, tmp := range []string{predictTmp, fixedTmp} {
+		for _, tmp := range tmps {
 			if tmp != "" {
 				os.Remove(tmp)
 			}
 		}
-		return err
 	}
-	return nil
+	return err
 }
 
-// Load reads the calibration stored under id; the predict file is optional.
-func (s *fileStore) Load(id string) (calibration, error) {
+// pendingOf returns the committed save of id not yet in its files, or nil.
+func (s *fileStore) pendingOf(id string) *pendingSave {
 	s.mu.Lock()
-	p := s.pending[id]
-	s.mu.Unlock()
-	if p != nil {
-		return calibration{
-			Fixed: slices.Clone(p.cal.Fixed), Calib: slices.Clone(p.cal.Calib),
-			ScreenWidth: p.cal.ScreenWidth, ScreenHeight: p.cal.ScreenHeight,
-		}, nil
+	defer s.mu.Unlock()
+	return s.pending[id]
+}
+
+// Load reads the calibration stored under id; the predict and metadata
+// files are optional (a calibration without metadata was created when its
+// fixed file was written). An expired calibration is not found.
+func (s *fileStore) Load(id string) (calibration, error) {
+	if p := s.pendingOf(id); p != nil {
+		c := p.cal
+		c.Fixed, c.Calib = slices.Clone(c.Fixed), slices.Clone(c.Calib)
+		return c, s.expiredErr(id, c.Meta.Created)
 	}
 	raw, err := os.ReadFile(s.fixedPath(id))
 	if errors.Is(err, os.ErrNotExist) {
@@ -616,18 +646,37 @@ func (s *fileStore) Load(id string) (calibration, error) {
 			c.Calib = rows
 		}
 	}
-	return c, nil
+	if c.Meta, err = s.fileMeta(id); err != nil {
+		return calibration{}, err
+	}
+	return c, s.expiredErr(id, c.Meta.Created)
+}
+
+// fileMeta reads the metadata file of id; without one (a calibration the
+// Python service wrote) Created is the fixed file's modification time.
+func (s *fileStore) fileMeta(id string) (calibrationMeta, error) {
+	if raw, err := os.ReadFile(s.metaPath(id)); err == nil {
+		if m, err := parseMeta(raw); err == nil && !m.Created.IsZero() {
+			return m, nil
+		}
+	}
+	fi, err := os.Stat(s.fixedPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return calibrationMeta{}, fmt.Errorf("%w: %q", errCalibrationNotFound, id)
+	}
+	if err != nil {
+		return calibrationMeta{}, readError(id, err)
+	}
+	return calibrationMeta{Created: fi.ModTime()}, nil
 }
 
 // Version returns a value that changes whenever the calibration of id is
 // replaced: the journal sequence of a save not yet in its files, else the
-// fixed file's inode, size and modification time.
+// fixed file's inode, size and modification time. An expired calibration
+// is not found.
 func (s *fileStore) Version(id string) (string, error) {
-	s.mu.Lock()
-	p := s.pending[id]
-	s.mu.Unlock()
-	if p != nil {
-		return fmt.Sprintf("journal-%d", p.seq), nil
+	if p := s.pendingOf(id); p != nil {
+		return fmt.Sprintf("journal-%d", p.seq), s.expiredErr(id, p.cal.Meta.Created)
 	}
 	fi, err := os.Stat(s.fixedPath(id))
 	if errors.Is(err, os.ErrNotExist) {
@@ -635,6 +684,15 @@ func (s *fileStore) Version(id string) (string, error) {
 	}
 	if err != nil {
 		return "", err
+	}
+	if s.retention > 0 {
+		m, err := s.fileMeta(id)
+		if err != nil {
+			return "", err
+		}
+		if err := s.expiredErr(id, m.Created); err != nil {
+			return "", err
+		}
 	}
 	return fmt.Sprintf("%d-%d-%d", fileInode(fi), fi.Size(), fi.ModTime().UnixNano()), nil
 }
@@ -714,28 +772,22 @@ type calibrationStore interface {
 	Version(id string) (string, error)
 	// MaxIDLength is the longest id Save accepts.
 	MaxIDLength() int
+	// Meta describes the calibration of id.
+	Meta(id string) (calibrationMeta, error)
+	// Delete removes the calibration of id everywhere it lives, durably.
+	Delete(id string) error
+	// DeleteUser deletes every calibration of a user_id and returns their ids.
+	DeleteUser(userID string) ([]string, error)
+	// List returns up to limit calibrations after the id after, in id
+	// order, and the id to continue after ("" at the end).
+	List(after string, limit int) ([]calibrationInfo, string, error)
 }
 
 // Count returns how many calibrations the store holds: the ids with a
 // fixed file, and those committed to the journal but not yet written.
 func (s *fileStore) Count() (int, error) {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return 0, err
-	}
-	const suffix = "_fixed_train_data.csv"
-	ids := map[string]bool{}
-	for _, e := range entries {
-		if name := e.Name(); strings.HasSuffix(name, suffix) && !strings.HasPrefix(name, ".") {
-			ids[strings.TrimSuffix(name, suffix)] = true
-		}
-	}
-	s.mu.Lock()
-	for id := range s.pending {
-		ids[id] = true
-	}
-	s.mu.Unlock()
-	return len(ids), nil
+	ids, err := s.ids()
+	return len(ids), err
 }
 
 // Ready reports whether the store can take and serve calibrations now: it

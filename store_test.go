@@ -99,7 +99,7 @@ func TestConcurrentSavesOfOneID(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if want := []string{journalFileName, "same_fixed_train_data.csv", "same_predict_train_data.csv"}; !slices.Equal(names, want) {
+	if want := []string{journalFileName, "same" + metaSuffix, "same_fixed_train_data.csv", "same_predict_train_data.csv"}; !slices.Equal(names, want) {
 		t.Fatalf("the store holds %q, want %q (no temporary files left)", names, want)
 	}
 }
