@@ -7,11 +7,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -452,4 +454,54 @@ func TestEveryModelOnDegenerateData(t *testing.T) {
 			}
 		}
 	}
+}
+
+// BenchmarkLoopback times requests as a client sees them: over a real
+// loopback TCP connection (keep-alive, one connection) to the whole server
+// — access log (text, discarded), middleware, the disk store — with the
+// example requests of testdata/api (the front end's calibration, per model,
+// and RUXAILAB's batch of 180 samples). Rate limiting is off, so that every
+// request does its work.
+func BenchmarkLoopback(b *testing.B) {
+	s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h := newServer(s.cfg, serverDeps{store: s.store, hook: newWebhookNotifier("", log), limiter: s.limiter, work: s.work, log: log})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	do := func(b *testing.B, method, ct string, body []byte, path string) {
+		req, _ := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n == 0 {
+			b.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+	}
+	var first []byte
+	for _, model := range servedModels(modelSpecs()) {
+		fields := exampleCalibFields(b)
+		fields["model"] = strconv.Quote(model)
+		body, ct := calibForm(b, fields)
+		if first == nil {
+			first = body.Bytes()
+		}
+		b.Run("calib/"+strings.ReplaceAll(model, " ", "_"), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				do(b, "POST", ct, body.Bytes(), "/api/session/calib_validation")
+			}
+		})
+	}
+	batch := []byte(readTestdata(b, "api/batch_request.json")) // names the calibration stored above
+	b.Run("batch_predict", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			do(b, "POST", "application/json", batch, "/api/session/batch_predict")
+		}
+	})
 }
