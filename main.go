@@ -115,6 +115,8 @@ func usage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString(`Usage:
   eyetrack [flags]            serve the API
+  eyetrack eval [flags] FILES...
+                              compare the batch estimators on labelled recordings (*_fixed_train_data.csv; -h for its flags)
   eyetrack loadtest [flags]   load-test a server on loopback (a build with -tags loadtest; -h for its flags)
 
 Every flag falls back to the environment variable named in its text; flags win.
@@ -204,6 +206,9 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "loadtest" {
 		return runLoadTest(ctx, args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "eval" {
+		return runEval(ctx, args[1:], stdout)
 	}
 	cfg, err := loadConfig(args, getenv)
 	var pe *printAndExit

@@ -699,7 +699,7 @@ func TestCommandLine(t *testing.T) {
 	if err := run(context.Background(), []string{"-h"}, none, &help, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"eyetrack loadtest", "-ratelimit-dry-run", "RATELIMIT_DRY_RUN", "FIT_BUDGET", "MAX_HEAVY_WORK", "-version"} {
+	for _, want := range []string{"eyetrack loadtest", "eyetrack eval", "-ratelimit-dry-run", "RATELIMIT_DRY_RUN", "FIT_BUDGET", "MAX_HEAVY_WORK", "-version"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("-h does not mention %q:\n%s", want, help.String())
 		}

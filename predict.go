@@ -49,7 +49,7 @@ func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *adm
 			writeError(w, r, log, work.stopError(err, "the prediction"))
 			return
 		}
-		model, err := gazeModelFor(store, cache, p.id, p.width, p.height)
+		model, err := gazeModelFor(store, cache, p.id, estimatorWebGazer, p.width, p.height)
 		if err != nil {
 			j.done()
 			writeError(w, r, log, err)
