@@ -1,7 +1,7 @@
 package main
 
-// Batch estimators: their names, what a fitted batch model offers, and
-// fitting one by name.
+// Batch estimators: the names a batch_predict request may choose, what a
+// fitted batch model offers, and fitting one by name.
 
 import (
 	"fmt"
@@ -9,12 +9,15 @@ import (
 )
 
 // The batch estimators a server offers. webgazer is the Python service's
-// maths (gazemodel.go).
-const estimatorWebGazer = "webgazer"
+// maths (gazemodel.go); precise is this server's own (precise.go).
+const (
+	estimatorWebGazer = "webgazer"
+	estimatorPrecise  = "precise"
+)
 
 // batchEstimatorNames lists the valid estimator names, the default first.
 func batchEstimatorNames() []string {
-	return []string{estimatorWebGazer}
+	return []string{estimatorWebGazer, estimatorPrecise}
 }
 
 // batchModel is a fitted batch estimator: it maps a batch of iris samples
@@ -44,6 +47,12 @@ func fitBatchModel(estimator string, rows []labelledSample, width, height float6
 	switch estimator {
 	case estimatorWebGazer:
 		m, err := fitGazeModel(rows, width, height)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
+	case estimatorPrecise:
+		m, err := fitPreciseModel(rows, width, height)
 		if err != nil {
 			return nil, err
 		}

@@ -70,7 +70,7 @@ func TestEvalFlags(t *testing.T) {
 		want string
 	}{
 		{nil, "no recordings given"},
-		{[]string{"-estimators", "webgazer,magic", file}, `unknown name "magic" (valid: webgazer, ridge)`},
+		{[]string{"-estimators", "webgazer,magic", file}, `unknown name "magic" (valid: webgazer, precise, ridge)`},
 		{[]string{"-protocols", "later", file}, `unknown name "later" (valid: temporal, interior, random)`},
 		{[]string{"-estimators", " , ", file}, "-estimators is empty"},
 		{[]string{"-viewing-distance-cm", "60", file}, "both -viewing-distance-cm and -screen-width-cm"},
@@ -93,7 +93,7 @@ func TestEvalFlags(t *testing.T) {
 		}
 	}
 	var summary strings.Builder
-	if err := runEval(context.Background(), []string{"-summary", "-estimators", "ridge", "-protocols", "random", file}, &summary); err != nil {
+	if err := runEval(context.Background(), []string{"-summary", "-estimators", "precise", "-protocols", "random", file}, &summary); err != nil {
 		t.Fatal(err)
 	}
 	if s := summary.String(); strings.Contains(s, "== 45") || !strings.Contains(s, "random") || strings.Contains(s, "webgazer") {

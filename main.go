@@ -40,6 +40,7 @@ type config struct {
 	corsOrigins     string
 	maxBodyBytes    int64
 	logFormat       string
+	batchEstimator  string // batch_predict's estimator when a request names none
 	shutdownTimeout time.Duration
 	limits          inputLimits
 	rateLimit       rateLimitConfig
@@ -70,6 +71,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", env("CORS_ORIGINS", "*"), "comma-separated allowed origins (CORS_ORIGINS)")
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
+	fs.StringVar(&c.batchEstimator, "batch-estimator", env("BATCH_ESTIMATOR", estimatorWebGazer), "batch_predict's estimator when a request names none: "+strings.Join(batchEstimatorNames(), " or ")+" (BATCH_ESTIMATOR)")
 	shutdown := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may run on shutdown (SHUTDOWN_TIMEOUT)")
 	lf := registerLimitFlags(fs, env, c.limits)
 	rl := registerRateLimitFlags(fs, env)
@@ -96,6 +98,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT %q: want text or json", c.logFormat)
+	}
+	if !validEstimator(c.batchEstimator) {
+		return c, fmt.Errorf("BATCH_ESTIMATOR %q: want one of %s", c.batchEstimator, estimatorChoices())
 	}
 	if strings.Contains(c.storeDir, "://") {
 		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
@@ -358,7 +363,7 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	mux.Handle(calib, handleMethodNotAllowed("POST, OPTIONS"))
 
 	mux.Handle("POST "+batch, limiter.limit("batch_predict", cfg.rateLimit.predict,
-		body(handleBatchPredict(store, cache, work, cfg.limits, log))))
+		body(handleBatchPredict(store, cache, work, cfg.limits, cfg.batchEstimator, log))))
 	mux.Handle("OPTIONS "+batch, handlePreflight("POST, OPTIONS"))
 	mux.Handle(batch, handleMethodNotAllowed("POST, OPTIONS"))
 
