@@ -348,10 +348,11 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	body := func(h http.Handler) http.Handler { return limitBody(cfg.maxBodyBytes, h) }
 
 	const (
-		health = "/api/session/health"
-		calib  = "/api/session/calib_validation"
-		batch  = "/api/session/batch_predict"
-		models = "/api/session/models"
+		health    = "/api/session/health"
+		calib     = "/api/session/calib_validation"
+		batch     = "/api/session/batch_predict"
+		models    = "/api/session/models"
+		benchmark = "/api/session/benchmark"
 	)
 	mux.Handle("GET "+health, handleHealth())
 	mux.Handle("OPTIONS "+health, handlePreflight("GET, OPTIONS"))
@@ -370,6 +371,11 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 	mux.Handle("GET "+models, limiter.limit("models", cfg.rateLimit.defaults, handleModels(specs)))
 	mux.Handle("OPTIONS "+models, handlePreflight("GET, OPTIONS"))
 	mux.Handle(models, handleMethodNotAllowed("GET, HEAD, OPTIONS"))
+
+	mux.Handle("POST "+benchmark, limiter.limit("benchmark", cfg.rateLimit.defaults,
+		body(handleBenchmark(work, cfg.limits, log))))
+	mux.Handle("OPTIONS "+benchmark, handlePreflight("POST, OPTIONS"))
+	mux.Handle(benchmark, handleMethodNotAllowed("POST, OPTIONS"))
 
 	mux.Handle("/", handleNotFound())
 }
