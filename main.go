@@ -330,6 +330,7 @@ type serverDeps struct {
 	limiter *rateLimiter
 	work    *admission
 	log     *slog.Logger
+	now     func() time.Time // the realtime validation's clock; nil is time.Now
 }
 
 // newServer builds the whole HTTP handler.
@@ -353,6 +354,7 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 		batch     = "/api/session/batch_predict"
 		models    = "/api/session/models"
 		benchmark = "/api/session/benchmark"
+		realtime  = "/api/realtime-validation"
 	)
 	mux.Handle("GET "+health, handleHealth())
 	mux.Handle("OPTIONS "+health, handlePreflight("GET, OPTIONS"))
@@ -376,6 +378,12 @@ func addRoutes(mux *http.ServeMux, cfg config, d serverDeps) {
 		body(handleBenchmark(work, cfg.limits, log))))
 	mux.Handle("OPTIONS "+benchmark, handlePreflight("POST, OPTIONS"))
 	mux.Handle(benchmark, handleMethodNotAllowed("POST, OPTIONS"))
+
+	windows := newRealtimeWindows(d.now, realtimeMaxClients, realtimeIdleExpiry)
+	mux.Handle("POST "+realtime, limiter.limit("realtime_validation", cfg.rateLimit.defaults,
+		body(handleRealtimeValidation(windows, cfg.rateLimit.identity, log))))
+	mux.Handle("OPTIONS "+realtime, handlePreflight("POST, OPTIONS"))
+	mux.Handle(realtime, handleMethodNotAllowed("POST, OPTIONS"))
 
 	mux.Handle("/", handleNotFound())
 }
