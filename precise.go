@@ -33,6 +33,11 @@ const (
 	preciseMinCVTargets = 5
 )
 
+// preciseMaxFolds bounds the cross-validation's cost: with more distinct
+// dots than this, dot i is held out in fold i mod preciseMaxFolds (real
+// calibrations have 5 to 9 dots, one fold each).
+const preciseMaxFolds = 20
+
 // preciseOutlierD2 is the squared Mahalanobis distance (chi-squared with 4
 // degrees of freedom, p = 0.001) beyond which a calibration sample is
 // treated as an outlier frame (a blink, a tracking glitch) and left out.
@@ -165,40 +170,49 @@ func (d *preciseData) dropOutliers(fwd preciseForward) {
 }
 
 // crossValidate returns the candidate weight with the lowest mean squared
-// error over held-out dots: each dot in turn is predicted by the model
-// fitted on the others (predictions clamped to the screen, each dot
-// counting once).
+// error over held-out dots: each dot in turn (or each fold of dots, past
+// preciseMaxFolds) is predicted by the model fitted on the others
+// (predictions clamped to the screen, each dot counting once).
 func (d *preciseData) crossValidate(width, height float64) float64 {
 	kappas := preciseKappas()
 	loss := make([]float64, len(kappas))
-	for gi, g := range d.targets {
+	folds := min(len(d.targets), preciseMaxFolds)
+	for fold := 0; fold < folds; fold++ {
 		var rest []int
-		for gj, h := range d.targets {
-			if gj != gi {
-				rest = append(rest, h...)
+		var held [][]int
+		for gi, g := range d.targets {
+			if gi%folds == fold {
+				held = append(held, g)
+			} else {
+				rest = append(rest, g...)
 			}
 		}
 		fwd := d.forward(rest)
-		var sw float64
-		for _, i := range g {
-			sw += d.w[i]
-		}
-		if sw == 0 {
-			continue
-		}
 		for ki, kappa := range kappas {
 			m := fwd.model(d.centre, d.spread, kappa)
-			var se float64
-			for _, i := range g {
-				x, y := m.point(d.f[i])
-				dx := math.Min(math.Max(x, 0), width) - d.t[i][0]
-				dy := math.Min(math.Max(y, 0), height) - d.t[i][1]
-				se += d.w[i] * (dx*dx + dy*dy)
+			for _, g := range held {
+				loss[ki] += d.heldOutError(m, g, width, height)
 			}
-			loss[ki] += se / sw
 		}
 	}
 	return kappas[slices.Index(loss, slices.Min(loss))]
+}
+
+// heldOutError is the weighted mean squared error of a model on one dot's
+// samples, predictions clamped to the screen (0 for a dot of outliers only).
+func (d *preciseData) heldOutError(m *preciseModel, g []int, width, height float64) float64 {
+	var se, sw float64
+	for _, i := range g {
+		x, y := m.point(d.f[i])
+		dx := math.Min(math.Max(x, 0), width) - d.t[i][0]
+		dy := math.Min(math.Max(y, 0), height) - d.t[i][1]
+		se += d.w[i] * (dx*dx + dy*dy)
+		sw += d.w[i]
+	}
+	if sw == 0 {
+		return 0
+	}
+	return se / sw
 }
 
 // point is the unclamped prediction of one feature vector.

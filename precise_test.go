@@ -54,6 +54,24 @@ func TestPreciseRecoversLinearMap(t *testing.T) {
 	}
 }
 
+func TestPreciseManyDotsShareFolds(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	var dots [][2]float64
+	for i := 0; i < 3*preciseMaxFolds; i++ { // 60 dots, three per fold
+		dots = append(dots, [2]float64{50 + float64(i%10)*100, 50 + float64(i/10)*100})
+	}
+	m, err := fitPreciseModel(syntheticCalibration(rng, dots, 3, 0.01), 1000, 600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range [][2]float64{{120, 80}, {830, 470}} {
+		xs, ys := m.predict([]irisSample{syntheticIris(rng, p[0], p[1], 0.01)})
+		if d := math.Hypot(xs[0]-p[0], ys[0]-p[1]); d > 5 {
+			t.Errorf("gaze at %v: predicted (%.1f, %.1f), %.1f px off", p, xs[0], ys[0], d)
+		}
+	}
+}
+
 func TestPreciseWithoutSignalPredictsTheCentre(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var rows []labelledSample
