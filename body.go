@@ -1,13 +1,16 @@
 package main
 
-// Request bodies: the size limit, reading in chunks, and what a failed read
-// answers.
+// Request bodies: the size limit, reading in chunks, what a failed read
+// answers, and JSON object bodies.
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"strings"
 )
 
 // readChunked reads r to the end in chunks (512 bytes, doubling up to
@@ -58,4 +61,32 @@ func bodyError(err error, what string) *apiError {
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("request body is over the %d-byte limit", mbe.Limit)}
 	}
 	return &apiError{Status: http.StatusBadRequest, Message: fmt.Sprintf("%s: %v", what, err)}
+}
+
+// checkJSONContentType accepts a request without Content-Type or with a
+// JSON one (application/json, anything+json); other types are 415.
+func checkJSONContentType(r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}
+		}
+	}
+	return nil
+}
+
+// readJSONObject reads the body as a JSON object of raw members; what is
+// names the request in the error.
+func readJSONObject(r *http.Request, what string) (map[string]json.RawMessage, error) {
+	if err := checkJSONContentType(r); err != nil {
+		return nil, err
+	}
+	body, err := readChunked(r.Body)
+	if err != nil {
+		return nil, bodyError(err, "reading the body")
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Message: "body must be a JSON object: " + what}
+	}
+	return obj, nil
 }

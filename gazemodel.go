@@ -2,7 +2,8 @@ package main
 
 // The batch_predict model: the Python service's WebGazer-style features, a
 // StandardScaler + Ridge per axis and the tanh mapping to the screen, and
-// the cache of fitted models by calibration version and screen size.
+// the cache of fitted batch models by calibration version, estimator and
+// screen size.
 
 import (
 	"context"
@@ -132,33 +133,34 @@ func (m *gazeModel) predict(samples []irisSample) (xs, ys []float64) {
 	return xs, ys
 }
 
-// gazeModelCache keeps fitted batch models by calibration id, store version
-// and screen size, so repeated batches do not refit. Replacing a
+// gazeModelCache keeps fitted batch models by calibration id, store version,
+// estimator and screen size, so repeated batches do not refit. Replacing a
 // calibration changes its version, which invalidates its entries (they are
 // dropped when the new version is cached). At most max entries are kept;
 // when full, an arbitrary entry is dropped.
 type gazeModelCache struct {
 	mu      sync.Mutex
 	max     int
-	entries map[gazeCacheKey]*gazeModel
+	entries map[gazeCacheKey]batchModel
 }
 
 type gazeCacheKey struct {
 	id, version   string
+	estimator     string
 	width, height float64
 }
 
 func newGazeModelCache(max int) *gazeModelCache {
-	return &gazeModelCache{max: max, entries: make(map[gazeCacheKey]*gazeModel)}
+	return &gazeModelCache{max: max, entries: make(map[gazeCacheKey]batchModel)}
 }
 
-func (c *gazeModelCache) get(k gazeCacheKey) *gazeModel {
+func (c *gazeModelCache) get(k gazeCacheKey) batchModel {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.entries[k]
 }
 
-func (c *gazeModelCache) put(k gazeCacheKey, m *gazeModel) {
+func (c *gazeModelCache) put(k gazeCacheKey, m batchModel) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for old := range c.entries {
@@ -186,14 +188,15 @@ func (c *gazeModelCache) forget(id string) {
 	}
 }
 
-// gazeModelFor returns the cached model of id for the screen size, fitting
-// and caching it when the calibration is new or was replaced.
-func gazeModelFor(store calibrationStore, cache *gazeModelCache, id string, width, height float64) (*gazeModel, error) {
+// gazeModelFor returns the cached model of id by the estimator for the
+// screen size, fitting and caching it when the calibration is new or was
+// replaced.
+func gazeModelFor(store calibrationStore, cache *gazeModelCache, id, estimator string, width, height float64) (batchModel, error) {
 	version, err := store.Version(id)
 	if err != nil {
 		return nil, storeError("calib_id", err)
 	}
-	key := gazeCacheKey{id: id, version: version, width: width, height: height}
+	key := gazeCacheKey{id: id, version: version, estimator: estimator, width: width, height: height}
 	if m := cache.get(key); m != nil {
 		return m, nil
 	}
@@ -201,7 +204,7 @@ func gazeModelFor(store calibrationStore, cache *gazeModelCache, id string, widt
 	if err != nil {
 		return nil, storeError("calib_id", err)
 	}
-	m, err := fitGazeModel(c.Fixed, width, height)
+	m, err := fitBatchModel(estimator, c.Fixed, width, height)
 	if err != nil {
 		return nil, &apiError{Status: http.StatusUnprocessableEntity, Field: "calib_id", Message: fmt.Sprintf("calibration %q cannot be used: %v", id, err)}
 	}

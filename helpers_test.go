@@ -88,7 +88,7 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
 	work := newAdmission(cfg.work, cfg.rateLimit.identity, nil)
-	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log}
+	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log, now: clock.Now}
 	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: store, work: work, cfg: cfg}
 }
 
@@ -457,8 +457,20 @@ type goldenFile struct {
 		TrainRows []int `json:"train_rows"`
 		TestRows  []int `json:"test_rows"`
 	} `json:"split"`
-	Calib map[string]goldenCalib `json:"calib"`
-	Batch goldenBatch            `json:"batch"`
+	Calib    map[string]goldenCalib `json:"calib"`
+	Batch    goldenBatch            `json:"batch"`
+	Accuracy goldenAccuracy         `json:"accuracy"`
+}
+
+// goldenAccuracy is the 80/20 split used as a holdout; the eval command's
+// random protocol reproduces its batch-maths figure.
+type goldenAccuracy struct {
+	NTrain        int `json:"n_train"`
+	NTest         int `json:"n_test"`
+	ABatchPredict struct {
+		MeanPx   float64 `json:"mean_px"`
+		MedianPx float64 `json:"median_px"`
+	} `json:"a_batch_predict"`
 }
 
 type goldenAxis struct {
@@ -925,4 +937,24 @@ func paramsText(ps []param) string {
 	}
 	slices.Sort(parts)
 	return fmt.Sprint(parts)
+}
+
+// gridRecording is a recording of a layout of dots, n samples each, in
+// layout order; the iris coordinates encode the row index.
+func gridRecording(t *testing.T, xs, ys []float64, n int) recording {
+	t.Helper()
+	var rows []labelledSample
+	for _, x := range xs {
+		for _, y := range ys {
+			for i := 0; i < n; i++ {
+				v := float64(len(rows))
+				rows = append(rows, labelledSample{irisSample: irisSample{v, v, v, v}, PointX: x, PointY: y})
+			}
+		}
+	}
+	rec, err := newRecording("grid", rows, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec
 }

@@ -44,6 +44,7 @@ type config struct {
 	corsOrigins     string
 	maxBodyBytes    int64
 	logFormat       string
+	batchEstimator  string // batch_predict's estimator when a request names none
 	shutdownTimeout time.Duration
 	limits          inputLimits
 	rateLimit       rateLimitConfig
@@ -80,6 +81,7 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.corsOrigins, "cors-origins", env("CORS_ORIGINS", "*"), "comma-separated allowed origins (CORS_ORIGINS)")
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("LOG_FORMAT", "text"), "text or json (LOG_FORMAT)")
+	fs.StringVar(&c.batchEstimator, "batch-estimator", env("BATCH_ESTIMATOR", estimatorWebGazer), "batch_predict's estimator when a request names none: "+strings.Join(batchEstimatorNames(), " or ")+" (BATCH_ESTIMATOR)")
 	shutdown := fs.String("shutdown-timeout", env("SHUTDOWN_TIMEOUT", "20s"), "how long in-flight requests may run on shutdown (SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&c.adminToken, "admin-token", env("ADMIN_TOKEN", ""), "bearer token of the admin routes (deletion, listing); unset: no admin routes (ADMIN_TOKEN)")
 	retention := fs.String("calibration-retention", env("CALIBRATION_RETENTION", ""), "calibrations older than this are no longer served and are deleted, e.g. 720h; unset: kept (CALIBRATION_RETENTION)")
@@ -130,6 +132,9 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if c.accessLog.healthEvery, err = strconv.Atoi(strings.TrimSpace(*healthEvery)); err != nil || c.accessLog.healthEvery < 0 {
 		return c, fmt.Errorf("LOG_HEALTH_EVERY %q: want a whole number, 0 or more", *healthEvery)
 	}
+	if !validEstimator(c.batchEstimator) {
+		return c, fmt.Errorf("BATCH_ESTIMATOR %q: want one of %s", c.batchEstimator, estimatorChoices())
+	}
 	if strings.Contains(c.storeDir, "://") {
 		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
 	}
@@ -148,6 +153,8 @@ func usage(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString(`Usage:
   eyetrack [flags]            serve the API
+  eyetrack eval [flags] FILES...
+                              compare the batch estimators on labelled recordings (*_fixed_train_data.csv; -h for its flags)
   eyetrack healthcheck        exit 0 when the server on this machine is ready (for container health checks)
   eyetrack loadtest [flags]   load-test a server on loopback (a build with -tags loadtest; -h for its flags)
 
@@ -258,6 +265,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "healthcheck":
 			return runHealthcheck(ctx, args[1:], getenv, stdout)
 		}
+	}
+	if len(args) > 0 && args[0] == "eval" {
+		return runEval(ctx, args[1:], stdout)
 	}
 	cfg, err := loadConfig(args, getenv)
 	var pe *printAndExit
@@ -385,6 +395,7 @@ type serverDeps struct {
 	work    *admission
 	log     *slog.Logger
 	metrics *metricsRegistry // nil: newServer makes its own
+	now     func() time.Time // the realtime validation's clock; nil is time.Now
 }
 
 // newServer builds the whole HTTP handler: the routes inside the shared
@@ -416,11 +427,13 @@ func addRoutes(mux routeTable, cfg config, d serverDeps) {
 	body := func(h http.Handler) http.Handler { return limitBody(cfg.maxBodyBytes, h) }
 
 	const (
-		health = "/api/session/health"
-		ready  = "/api/session/ready"
-		calib  = "/api/session/calib_validation"
-		batch  = "/api/session/batch_predict"
-		models = "/api/session/models"
+		health    = "/api/session/health"
+		ready     = "/api/session/ready"
+		calib     = "/api/session/calib_validation"
+		batch     = "/api/session/batch_predict"
+		models    = "/api/session/models"
+		benchmark = "/api/session/benchmark"
+		realtime  = "/api/realtime-validation"
 	)
 	mux.Handle("GET "+health, handleHealth())
 	mux.Handle("OPTIONS "+health, handlePreflight("GET, OPTIONS"))
@@ -436,13 +449,24 @@ func addRoutes(mux routeTable, cfg config, d serverDeps) {
 	mux.Handle(calib, handleMethodNotAllowed("POST, OPTIONS"))
 
 	mux.Handle("POST "+batch, limiter.limit("batch_predict", cfg.rateLimit.predict,
-		body(handleBatchPredict(store, cache, work, cfg.limits, log))))
+		body(handleBatchPredict(store, cache, work, cfg.limits, cfg.batchEstimator, log))))
 	mux.Handle("OPTIONS "+batch, handlePreflight("POST, OPTIONS"))
 	mux.Handle(batch, handleMethodNotAllowed("POST, OPTIONS"))
 
 	mux.Handle("GET "+models, limiter.limit("models", cfg.rateLimit.defaults, handleModels(specs)))
 	mux.Handle("OPTIONS "+models, handlePreflight("GET, OPTIONS"))
 	mux.Handle(models, handleMethodNotAllowed("GET, HEAD, OPTIONS"))
+
+	mux.Handle("POST "+benchmark, limiter.limit("benchmark", cfg.rateLimit.defaults,
+		body(handleBenchmark(work, cfg.limits, log))))
+	mux.Handle("OPTIONS "+benchmark, handlePreflight("POST, OPTIONS"))
+	mux.Handle(benchmark, handleMethodNotAllowed("POST, OPTIONS"))
+
+	windows := newRealtimeWindows(d.now, realtimeMaxClients, realtimeIdleExpiry)
+	mux.Handle("POST "+realtime, limiter.limit("realtime_validation", cfg.rateLimit.defaults,
+		body(handleRealtimeValidation(windows, cfg.rateLimit.identity, log))))
+	mux.Handle("OPTIONS "+realtime, handlePreflight("POST, OPTIONS"))
+	mux.Handle(realtime, handleMethodNotAllowed("POST, OPTIONS"))
 
 	if cfg.adminToken != "" { // else these routes do not exist
 		admin := func(h http.Handler) http.Handler { return requireAdmin(cfg.adminToken, h) }

@@ -674,8 +674,10 @@ func TestLoadConfig(t *testing.T) {
 			return c.addr == "127.0.0.1:5000" && c.storeDir == "./data" && c.maxBodyBytes == 16<<20 && c.corsOrigins == "*" &&
 				c.rateLimit.enabled && !c.rateLimit.dryRun && len(c.rateLimit.calib) == 1 && c.rateLimit.calib[0].count == 10 &&
 				c.rateLimit.predict[0].count == 30 && len(c.rateLimit.defaults) == 2 && c.rateLimit.identity.ipv6Prefix == 64 &&
-				c.rateLimit.maxClients == 1_000_000 && c.functionsURL == "" && c.logFormat == "text"
+				c.rateLimit.maxClients == 1_000_000 && c.functionsURL == "" && c.logFormat == "text" && c.batchEstimator == "webgazer"
 		}},
+		{"batch estimator", nil, map[string]string{"BATCH_ESTIMATOR": "precise"}, func(c config) bool { return c.batchEstimator == "precise" }},
+		{"batch estimator flag", []string{"-batch-estimator", "webgazer"}, map[string]string{"BATCH_ESTIMATOR": "precise"}, func(c config) bool { return c.batchEstimator == "webgazer" }},
 		{"input limits", nil, map[string]string{"MAX_SAMPLES": "10", "MAX_CALIB_ROWS": "20", "MAX_STRING_LENGTH": "30", "MAX_SCREEN_PX": "4000"}, func(c config) bool {
 			return c.limits.maxSamples == 10 && c.limits.maxCalibRows == 20 && c.limits.maxIDLength == 30 && c.limits.maxStringLen == 30 && c.limits.maxScreenPx == 4000
 		}},
@@ -704,6 +706,7 @@ func TestLoadConfig(t *testing.T) {
 		{"MAX_BODY_BYTES": "-1"}, {"MAX_BODY_BYTES": "lots"}, {"LOG_FORMAT": "xml"}, {"CALIBRATION_STORE": "redis://localhost"},
 		{"RATELIMIT_ENABLED": "perhaps"}, {"MAX_CONCURRENT_WORK": "0"}, {"WORK_WAIT": "soon"}, {"SHUTDOWN_TIMEOUT": "-5s"},
 		{"RATELIMIT_MAX_CLIENTS": "0"}, {"MAX_SAMPLES": "0"}, {"MAX_STRING_LENGTH": "0"}, {"MAX_SCREEN_PX": "wide"},
+		{"BATCH_ESTIMATOR": "ridge"},
 	} {
 		if _, err := loadConfig(nil, func(k string) string { return bad[k] }); err == nil {
 			t.Errorf("%v accepted", bad)
@@ -723,7 +726,7 @@ func TestCommandLine(t *testing.T) {
 	if err := run(context.Background(), []string{"-h"}, none, &help, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"eyetrack loadtest", "-ratelimit-dry-run", "RATELIMIT_DRY_RUN", "FIT_BUDGET", "MAX_HEAVY_WORK", "-version"} {
+	for _, want := range []string{"eyetrack loadtest", "eyetrack eval", "-ratelimit-dry-run", "RATELIMIT_DRY_RUN", "FIT_BUDGET", "MAX_HEAVY_WORK", "BATCH_ESTIMATOR", "-version"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("-h does not mention %q:\n%s", want, help.String())
 		}

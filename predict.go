@@ -37,8 +37,9 @@ func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
 	return append(b, ']')
 }
 
-// handleBatchPredict serves POST /api/session/batch_predict.
-func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *admission, lim inputLimits, log *slog.Logger) http.Handler {
+// handleBatchPredict serves POST /api/session/batch_predict; a request that
+// names no estimator gets defaultEstimator.
+func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *admission, lim inputLimits, defaultEstimator string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		p, err := decodeBatchRequest(r, lim)
@@ -46,15 +47,18 @@ func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *adm
 			writeError(w, r, log, err)
 			return
 		}
+		if p.estimator == "" {
+			p.estimator = defaultEstimator
+		}
 		requestRecordOf(r).rows = len(p.samples)
 		decoded := time.Now()
-		j, err := work.admit(r, 0) // light: a ridge fit at most, then a linear map
+		j, err := work.admit(r, 0) // light: a fit of a few milliseconds at most, then a linear map
 		if err != nil {
 			writeError(w, r, log, work.stopError(err, "the prediction"))
 			return
 		}
 		admitted := time.Now()
-		model, err := gazeModelFor(store, cache, p.id, p.width, p.height)
+		model, err := gazeModelFor(store, cache, p.id, p.estimator, p.width, p.height)
 		if err != nil {
 			j.done()
 			writeError(w, r, log, err)

@@ -1,7 +1,8 @@
 package main
 
 // The batch_predict request: a JSON object split into its members without
-// reflection, the calibration id, the screen size and the iris samples.
+// reflection, the calibration id, the screen size, the iris samples and the
+// optional estimator.
 
 import (
 	"bytes"
@@ -22,6 +23,7 @@ type batchRequest struct {
 	ScreenWidth      json.RawMessage
 	ScreenHeight     json.RawMessage
 	IrisTrackingData json.RawMessage
+	Estimator        json.RawMessage
 }
 
 // decodeBatchObject splits the top-level JSON object into its members
@@ -64,6 +66,8 @@ func decodeBatchObject(body []byte, req *batchRequest) error {
 			req.ScreenHeight = value
 		case "iris_tracking_data":
 			req.IrisTrackingData = value
+		case "estimator":
+			req.Estimator = value
 		}
 		p.skipSpace()
 		if p.consume(',') {
@@ -83,6 +87,7 @@ type parsedBatch struct {
 	rawWidth, rawHeight json.RawMessage
 	samples             []irisSample
 	timestamps          []json.RawMessage
+	estimator           string // "" when the request names none
 }
 
 // decodeBatchRequest validates a batch_predict request body.
@@ -125,6 +130,9 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 		return p, err
 	}
 	p.rawWidth, p.rawHeight = bytes.TrimSpace(req.ScreenWidth), bytes.TrimSpace(req.ScreenHeight)
+	if p.estimator, err = decodeEstimator(req.Estimator); err != nil {
+		return p, err
+	}
 	if len(req.IrisTrackingData) == 0 || string(req.IrisTrackingData) == "null" {
 		return p, badField("iris_tracking_data", "is required: an array of iris samples")
 	}
@@ -151,4 +159,17 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 		}
 	}
 	return p, nil
+}
+
+// decodeEstimator reads the optional estimator member: absent or null is
+// "" (the server's default), otherwise one of batchEstimatorNames.
+func decodeEstimator(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var name string
+	if err := json.Unmarshal(raw, &name); err != nil || !validEstimator(name) {
+		return "", badField("estimator", "must be one of %s", estimatorChoices())
+	}
+	return name, nil
 }
