@@ -109,12 +109,12 @@ func (c clientIdentity) isTrusted(a netip.Addr) bool {
 // does not allocate for well-formed input, nor for text with characters no
 // address has (netip's parse errors allocate, so those are caught first).
 func parseHostAddr(s string) (netip.Addr, bool) {
+	if a, ok := parseIPv4Port(s); ok { // the common peer address, without netip's general parser
+		return a, !a.IsMulticast() && !a.IsUnspecified()
+	}
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return netip.Addr{}, false
-	}
-	if a, ok := parseIPv4Port(s); ok { // the common peer address, without netip's general parser
-		return a, !a.IsMulticast() && !a.IsUnspecified()
 	}
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
@@ -159,16 +159,23 @@ func parseIPv4Port(s string) (a netip.Addr, ok bool) {
 	var ip [4]byte
 	i := 0
 	for f := 0; f < 4; f++ {
-		start, v := i, 0
-		for i < len(s) && i-start < 3 && '0' <= s[i] && s[i] <= '9' {
-			v = v*10 + int(s[i]-'0')
+		if i >= len(s) || s[i]-'0' > 9 {
+			return netip.Addr{}, false
+		}
+		v := uint(s[i] - '0')
+		i++
+		for n := 1; n < 3 && i < len(s) && s[i]-'0' <= 9; n++ {
+			if v == 0 { // a leading zero
+				return netip.Addr{}, false
+			}
+			v = v*10 + uint(s[i]-'0')
 			i++
 		}
 		sep := byte('.')
 		if f == 3 {
 			sep = ':'
 		}
-		if i == start || v > 255 || i-start > 1 && s[start] == '0' || i >= len(s) || s[i] != sep {
+		if v > 255 || i >= len(s) || s[i] != sep {
 			return netip.Addr{}, false
 		}
 		ip[f] = byte(v)
@@ -177,12 +184,12 @@ func parseIPv4Port(s string) (a netip.Addr, ok bool) {
 	if n := len(s) - i; n < 1 || n > 5 {
 		return netip.Addr{}, false
 	}
-	port := 0
+	port := uint(0)
 	for ; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+		if s[i]-'0' > 9 {
 			return netip.Addr{}, false
 		}
-		port = port*10 + int(s[i]-'0')
+		port = port*10 + uint(s[i]-'0')
 	}
 	return netip.AddrFrom4(ip), port <= 65535
 }

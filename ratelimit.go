@@ -274,8 +274,7 @@ func (l *rateLimiter) limit(route string, set routeLimitConfig, next http.Handle
 			l.storageFailed(w, r, rl, err, next)
 			return
 		}
-		current := rl.current(&res)
-		setRateHeaders(w.Header(), rl, &res, current, nowMs)
+		setRateHeaders(w.Header(), rl, &res, nowMs)
 		if res.failed < 0 {
 			next.ServeHTTP(w, r)
 			return
@@ -308,24 +307,6 @@ func newRouteLimits(route string, checks []limitCheck, smallInts [][]string) *ro
 	}
 	rl.policy = []string{strings.Join(policy, ", ")}
 	return rl
-}
-
-// current returns the check the X-RateLimit headers report: the refusing
-// one, else the one with the fewest requests left (of those counted).
-func (rl *routeLimits) current(res *limitResult) int {
-	if res.failed >= 0 {
-		return res.failed
-	}
-	current, least := 0, int64(-1)
-	for i := range rl.checks {
-		if res.states[i] == 0 {
-			continue
-		}
-		if left := remaining(rl.checks[i].limit, res.states[i]); least < 0 || left < least {
-			current, least = i, left
-		}
-	}
-	return current
 }
 
 // refuse answers a request over a limit: 429 with Retry-After, naming the

@@ -90,20 +90,39 @@ func (c *numberCache) put(p *rateHeaderNumbers) {
 	}
 }
 
-// shown reports whether check i has an item in the RateLimit field: it
-// was counted, and the other level's check of its window (if any) does not
-// have fewer requests left (on a tie the client's is shown).
-func (rl *routeLimits) shown(res *limitResult, i int) bool {
-	s := res.states[i]
-	if s == 0 {
-		return false
+// headerChecks is what the headers say of each check: the requests left
+// (−1: not counted at its level) and whether the RateLimit field shows it.
+type headerChecks struct {
+	left  [maxChecks]int64
+	shown [maxChecks]bool
+}
+
+// headerView returns the check the X-RateLimit headers report (the
+// refusing one, else the one with the fewest requests left) and, for the
+// RateLimit field, the checks it shows: those counted whose other level's
+// check of the same window (if any) does not have fewer requests left (on
+// a tie, the client's).
+func (rl *routeLimits) headerView(res *limitResult, hc *headerChecks) (current int) {
+	n := len(rl.checks)
+	for i := 0; i < n; i++ {
+		hc.left[i] = -1
+		if s := res.states[i]; s != 0 {
+			hc.left[i] = remaining(rl.checks[i].limit, s)
+		}
 	}
-	j := rl.partner[i]
-	if j < 0 || res.states[j] == 0 {
-		return true
+	current = res.failed
+	for i := 0; i < n; i++ {
+		mine := hc.left[i]
+		if mine < 0 {
+			continue
+		}
+		if res.failed < 0 && (current < 0 || mine < hc.left[current]) {
+			current = i
+		}
+		j := rl.partner[i]
+		hc.shown[i] = j < 0 || hc.left[j] < 0 || mine < hc.left[j] || mine == hc.left[j] && rl.checks[i].level == levelClient
 	}
-	mine, other := remaining(rl.checks[i].limit, s), remaining(rl.checks[j].limit, res.states[j])
-	return mine < other || mine == other && rl.checks[i].level == levelClient
+	return max(current, 0)
 }
 
 func remaining(lim rateLimit, s windowState) int64 {
@@ -115,7 +134,9 @@ func remaining(lim rateLimit, s windowState) int64 {
 // IETF draft-10 RateLimit-Policy field with every check and the RateLimit
 // field with, for each window, the level with fewer requests left. It
 // allocates once: the RateLimit text, with the numbers no cache holds.
-func setRateHeaders(h http.Header, rl *routeLimits, res *limitResult, current int, nowMs int64) {
+func setRateHeaders(h http.Header, rl *routeLimits, res *limitResult, nowMs int64) {
+	var hc headerChecks
+	current := rl.headerView(res, &hc)
 	cur := res.states[current]
 	if cur == 0 {
 		cur = packWindow(nowMs+rl.checks[current].windowMs, 0)
@@ -130,11 +151,11 @@ func setRateHeaders(h http.Header, rl *routeLimits, res *limitResult, current in
 	var rateV []string
 	if resetV != nil && leftV != nil {
 		t := rl.texts.take()
-		t.vals[0] = textIn(t.buf[:], rl.appendRateLimit(t.buf[:0], res, nowMs))
+		t.vals[0] = textIn(t.buf[:], rl.appendRateLimit(t.buf[:0], res, &hc, nowMs))
 		rateV = t.vals[0:1:1]
 	} else {
 		t := &rateHeaderNumbers{nums: [2]int64{-1, -1}}
-		b := rl.appendRateLimit(t.buf[:0], res, nowMs)
+		b := rl.appendRateLimit(t.buf[:0], res, &hc, nowMs)
 		t.vals[0] = textIn(t.buf[:], b)
 		if resetV == nil {
 			t.nums[0] = reset
@@ -157,17 +178,17 @@ func setRateHeaders(h http.Header, rl *routeLimits, res *limitResult, current in
 }
 
 // appendRateLimit appends the RateLimit field's items: "name";r=R;t=T.
-func (rl *routeLimits) appendRateLimit(b []byte, res *limitResult, nowMs int64) []byte {
+func (rl *routeLimits) appendRateLimit(b []byte, res *limitResult, hc *headerChecks, nowMs int64) []byte {
 	start := len(b)
 	for i, s := range res.states[:len(rl.checks)] {
-		if !rl.shown(res, i) {
+		if !hc.shown[i] {
 			continue
 		}
 		if len(b) > start {
 			b = append(b, ", "...)
 		}
 		b = append(b, rl.items[i]...)
-		b = appendUint(b, uint64(remaining(rl.checks[i].limit, s)))
+		b = appendUint(b, uint64(hc.left[i]))
 		b = append(b, ";t="...)
 		b = appendUint(b, uint64(max(0, (s.endMs()-nowMs+999)/1000)))
 	}
@@ -202,8 +223,11 @@ func numberIn(buf, b []byte, n int64) (string, []byte) {
 func appendUint(b []byte, v uint64) []byte {
 	const pairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 	n := 1
-	for x := v; x >= 10; x /= 10 {
+	for p := uint64(10); v >= p && n < 19; p *= 10 { // 10^19 is the last power of ten below 2^64
 		n++
+	}
+	if v >= 1e19 {
+		n = 20
 	}
 	if cap(b)-len(b) < n {
 		return strconv.AppendUint(b, v, 10)

@@ -94,9 +94,9 @@ func TestRateHeadersAllocateAtMostOnce(t *testing.T) {
 	cold := testing.AllocsPerRun(200, func() { // a new reset time every time: never cached
 		n++
 		res.states[0] = packWindow(now+n*1000, 7)
-		setRateHeaders(h, rl, &res, 0, now)
+		setRateHeaders(h, rl, &res, now)
 	})
-	warm := testing.AllocsPerRun(200, func() { setRateHeaders(h, rl, &res, 0, now) })
+	warm := testing.AllocsPerRun(200, func() { setRateHeaders(h, rl, &res, now) })
 	if cold > 1 || warm > 1 {
 		t.Fatalf("allocations per call: %v with new numbers, %v with cached ones; want at most 1", cold, warm)
 	}
