@@ -41,6 +41,12 @@ func FuzzClientAddr(f *testing.F) {
 		}
 		got := id.clientAddr(r)
 
+		if a, ok := parseIPv4Port(remote); ok { // the fast path accepts only what netip does, as netip does
+			if ap, err := netip.ParseAddrPort(remote); err != nil || ap.Addr() != a {
+				t.Fatalf("parseIPv4Port(%q) = %v; netip: %v, %v", remote, a, ap, err)
+			}
+		}
+
 		key := id.keyOf(got)
 		if key == overflowKey {
 			t.Fatalf("keyOf(%v) with /%d is the overflow key", got, id.ipv6Prefix)
@@ -142,6 +148,24 @@ func TestClientAddressParsing(t *testing.T) {
 	}
 }
 
+// TestParseIPv4Port: the fast path for "a.b.c.d:port" agrees with netip on
+// the edge cases (and declines what it does not take).
+func TestParseIPv4Port(t *testing.T) {
+	for _, s := range []string{
+		"1.2.3.4:80", "0.0.0.0:0", "255.255.255.255:65535", "1.2.3.4:65536", "1.2.3.4:", "1.2.3.4", "01.2.3.4:1",
+		"1.2.3.04:1", "256.1.1.1:1", "1.2.3:4", "1.2.3.4.5:6", "1.2.3.4:+1", "1.2.3.4:00080", "1.2.3.4:1a", "1.2.3.4567:8", " 1.2.3.4:1",
+	} {
+		a, ok := parseIPv4Port(s)
+		ap, err := netip.ParseAddrPort(s)
+		if ok && (err != nil || ap.Addr() != a) {
+			t.Errorf("%q: fast path %v, netip %v %v", s, a, ap, err)
+		}
+		if !ok && err == nil && len(s)-strings.LastIndexByte(s, ':') <= 6 && ap.Addr().Is4() && s[0] != ' ' {
+			t.Errorf("%q: declined a plain IPv4 address and port that netip takes", s)
+		}
+	}
+}
+
 func TestIPv6GroupingAndMappedIPv4(t *testing.T) {
 	s := newTestServer(t, map[string]string{"RATELIMIT_CALIB": "2 per minute"})
 	s.do(cheapCalib(), "[2001:db8:1:2::1]:5000")
@@ -171,5 +195,39 @@ func TestIPv6GroupingAndMappedIPv4(t *testing.T) {
 	}
 	if id.keyOf(netip.MustParseAddr("255.255.255.255")) == overflowKey {
 		t.Error("an address maps to the overflow key")
+	}
+}
+
+// TestNetworkKeys: clients are grouped into networks by the network
+// prefixes, IPv4 and IPv6 apart, and prefixOf names both levels.
+func TestNetworkKeys(t *testing.T) {
+	id := clientIdentity{ipv6Prefix: 64, ipv4NetPrefix: 24, ipv6NetPrefix: 48}
+	keys := func(s string) requestKeys { return id.keysOf(netip.MustParseAddr(s)) }
+	a, b, c := keys("192.0.2.1"), keys("192.0.2.254"), keys("192.0.3.1")
+	if a[levelClient] == b[levelClient] || a[levelNetwork] != b[levelNetwork] || a[levelNetwork] == c[levelNetwork] {
+		t.Errorf("IPv4 /24 grouping: %x %x %x", a, b, c)
+	}
+	d, e, f := keys("2001:db8:1:2::1"), keys("2001:db8:1:ffff::1"), keys("2001:db8:2::1")
+	if d[levelClient] == e[levelClient] || d[levelNetwork] != e[levelNetwork] || d[levelNetwork] == f[levelNetwork] {
+		t.Errorf("IPv6 /48 grouping: %x %x %x", d, e, f)
+	}
+	if keys("0.0.0.0")[levelNetwork] == keys("::")[levelNetwork] {
+		t.Error("an IPv4 and an IPv6 network share a key")
+	}
+	for _, tc := range []struct {
+		addr  string
+		level limitLevel
+		want  string
+	}{
+		{"192.0.2.7", levelClient, "192.0.2.7"}, {"192.0.2.7", levelNetwork, "192.0.2.0/24"},
+		{"::ffff:192.0.2.7", levelNetwork, "192.0.2.0/24"},
+		{"2001:db8:1:2::7", levelClient, "2001:db8:1:2::/64"}, {"2001:db8:1:2::7", levelNetwork, "2001:db8:1::/48"},
+	} {
+		if got := id.prefixOf(netip.MustParseAddr(tc.addr), tc.level); got != tc.want {
+			t.Errorf("prefixOf(%s, %v) = %s, want %s", tc.addr, tc.level, got, tc.want)
+		}
+	}
+	if got := id.prefixOf(netip.Addr{}, levelNetwork); got != "unknown" {
+		t.Errorf("prefixOf(zero) = %q", got)
 	}
 }

@@ -672,9 +672,9 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{"defaults", nil, nil, func(c config) bool {
 			return c.addr == "127.0.0.1:5000" && c.storeDir == "./data" && c.maxBodyBytes == 16<<20 && c.corsOrigins == "*" &&
-				c.rateLimit.enabled && !c.rateLimit.dryRun && len(c.rateLimit.calib) == 1 && c.rateLimit.calib[0].count == 10 &&
-				c.rateLimit.predict[0].count == 30 && len(c.rateLimit.defaults) == 2 && c.rateLimit.identity.ipv6Prefix == 64 &&
-				c.rateLimit.maxClients == 1_000_000 && c.functionsURL == "" && c.logFormat == "text" && c.batchEstimator == "webgazer"
+				c.rateLimit.enabled && !c.rateLimit.dryRun && len(c.rateLimit.calib.client) == 1 && c.rateLimit.calib.client[0].count == 10 && c.rateLimit.calib.network[0].count == 1000 &&
+				c.rateLimit.predict.client[0].count == 30 && len(c.rateLimit.defaults.client) == 2 && c.rateLimit.identity.ipv6Prefix == 64 && c.rateLimit.identity.ipv4NetPrefix == 24 && c.rateLimit.identity.ipv6NetPrefix == 48 &&
+				c.rateLimit.maxClients == 1_000_000 && c.rateLimit.maxNetworks == 250_000 && c.functionsURL == "" && c.logFormat == "text" && c.batchEstimator == "webgazer"
 		}},
 		{"batch estimator", nil, map[string]string{"BATCH_ESTIMATOR": "precise"}, func(c config) bool { return c.batchEstimator == "precise" }},
 		{"batch estimator flag", []string{"-batch-estimator", "webgazer"}, map[string]string{"BATCH_ESTIMATOR": "precise"}, func(c config) bool { return c.batchEstimator == "webgazer" }},

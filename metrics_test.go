@@ -171,7 +171,7 @@ func TestMetricsMoveWithTheRequests(t *testing.T) {
 	s := newTestServer(t, map[string]string{"RATELIMIT_CALIB": "3 per minute"})
 	before, types := scrape(t, s)
 	for _, name := range []string{"eyetrack_http_requests_total", "eyetrack_http_request_duration_seconds", "eyetrack_ratelimit_decisions_total",
-		"eyetrack_ratelimit_tracked_clients", "eyetrack_computations_running", "eyetrack_computations_queued", "eyetrack_computations_shed_total",
+		"eyetrack_ratelimit_tracked", "eyetrack_ratelimit_refused_total", "eyetrack_computations_running", "eyetrack_computations_queued", "eyetrack_computations_shed_total",
 		"eyetrack_fit_duration_seconds", "eyetrack_calibrations_stored", "eyetrack_journal_backlog", "eyetrack_webhook_notices_total",
 		"eyetrack_build_info", "go_goroutines", "go_memstats_heap_inuse_bytes", "eyetrack_http_requests_in_flight"} {
 		if types[name] == "" {
@@ -221,8 +221,12 @@ func TestMetricsMoveWithTheRequests(t *testing.T) {
 	if v := metricValue(after, "eyetrack_calibrations_stored", nil); v != 1 {
 		t.Errorf("calibrations stored: %v, want 1 (one id)", v)
 	}
-	if v := metricValue(after, "eyetrack_ratelimit_tracked_clients", map[string]string{"route": "calib_validation"}); v != 1 {
-		t.Errorf("tracked clients of calib_validation: %v, want 1", v)
+	// One client, counted in the tables of calib_validation's and batch_predict's limits.
+	if v := metricValue(after, "eyetrack_ratelimit_tracked", map[string]string{"level": "client"}); v != 2 {
+		t.Errorf("tracked client windows: %v, want 2", v)
+	}
+	if v := delta("eyetrack_ratelimit_refused_total", map[string]string{"level": "client"}); v != 2 {
+		t.Errorf("refusals by the client level moved by %v, want 2", v)
 	}
 	if math.IsNaN(metricValue(after, "eyetrack_http_request_duration_seconds_sum", calibRoute)) {
 		t.Error("latency sum is NaN")

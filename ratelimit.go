@@ -1,7 +1,8 @@
 package main
 
-// The rate limiter: Flask-Limiter's fixed windows per client and route, as
-// HTTP middleware with its headers and 429 answer, and its settings.
+// The rate limiter: Flask-Limiter's fixed windows per route, client and
+// network, as HTTP middleware with its headers and 429 answer, and its
+// settings.
 
 import (
 	"context"
@@ -10,41 +11,59 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // rateLimitConfig is the limiter's configuration (the RATELIMIT_* names).
 type rateLimitConfig struct {
-	enabled    bool
-	dryRun     bool
-	calib      []rateLimit
-	predict    []rateLimit
-	defaults   []rateLimit
-	identity   clientIdentity
-	maxClients int
+	enabled     bool
+	dryRun      bool
+	calib       routeLimitConfig
+	predict     routeLimitConfig
+	defaults    routeLimitConfig
+	identity    clientIdentity
+	maxClients  int // tracked clients per limit
+	maxNetworks int // tracked networks per limit
 }
+
+// routeLimitConfig is one route's limits, per client and per network.
+type routeLimitConfig struct {
+	client, network []rateLimit
+}
+
+// defaultNetworkMultiplier: unless set, a network's limit is its client's
+// limit times this, so that a network allows as much as this many clients
+// each at their own limit (a classroom of 50 behind one /24, every
+// participant calibrating and predicting at once, stays within half of it).
+const defaultNetworkMultiplier = 100
 
 // rateLimitFlags holds the raw flag values until parse.
 type rateLimitFlags struct {
 	enabled, dryRun, calib, predict, defaults, storage, trusted, ipv6, maxClients *string
+	netCalib, netPredict, netDefaults, multiplier, ipv4Net, ipv6Net, maxNetworks  *string
 }
 
 func registerRateLimitFlags(fs *flag.FlagSet, env func(name, def string) string) *rateLimitFlags {
 	return &rateLimitFlags{
-		enabled:    boolFlag(fs, "ratelimit-enabled", env("RATELIMIT_ENABLED", "true"), "switch rate limiting on or off (RATELIMIT_ENABLED)"),
-		dryRun:     boolFlag(fs, "ratelimit-dry-run", env("RATELIMIT_DRY_RUN", "false"), "count and log, never block (RATELIMIT_DRY_RUN)"),
-		calib:      fs.String("ratelimit-calib", env("RATELIMIT_CALIB", "10 per minute"), "calib_validation limit (RATELIMIT_CALIB)"),
-		predict:    fs.String("ratelimit-predict", env("RATELIMIT_PREDICT", "30 per minute"), "batch_predict limit (RATELIMIT_PREDICT)"),
-		defaults:   fs.String("ratelimit-default", env("RATELIMIT_DEFAULT", "200 per day;50 per hour"), "limit of every other limited route (RATELIMIT_DEFAULT)"),
-		storage:    fs.String("ratelimit-storage-uri", env("RATELIMIT_STORAGE_URI", "memory://"), "counter storage (RATELIMIT_STORAGE_URI)"),
-		trusted:    fs.String("ratelimit-trusted-proxies", env("RATELIMIT_TRUSTED_PROXIES", ""), "comma-separated proxy CIDRs whose X-Forwarded-For is believed (RATELIMIT_TRUSTED_PROXIES)"),
-		ipv6:       fs.String("ratelimit-ipv6-prefix", env("RATELIMIT_IPV6_PREFIX", "64"), "IPv6 clients are grouped by this prefix length (RATELIMIT_IPV6_PREFIX)"),
-		maxClients: fs.String("ratelimit-max-clients", env("RATELIMIT_MAX_CLIENTS", "1000000"), "tracked clients per limit (RATELIMIT_MAX_CLIENTS)"),
+		enabled:     boolFlag(fs, "ratelimit-enabled", env("RATELIMIT_ENABLED", "true"), "switch rate limiting on or off (RATELIMIT_ENABLED)"),
+		dryRun:      boolFlag(fs, "ratelimit-dry-run", env("RATELIMIT_DRY_RUN", "false"), "count and log, never block (RATELIMIT_DRY_RUN)"),
+		calib:       fs.String("ratelimit-calib", env("RATELIMIT_CALIB", "10 per minute"), "calib_validation limit per client (RATELIMIT_CALIB)"),
+		predict:     fs.String("ratelimit-predict", env("RATELIMIT_PREDICT", "30 per minute"), "batch_predict limit per client (RATELIMIT_PREDICT)"),
+		defaults:    fs.String("ratelimit-default", env("RATELIMIT_DEFAULT", "200 per day;50 per hour"), "limit per client of every other limited route (RATELIMIT_DEFAULT)"),
+		netCalib:    fs.String("ratelimit-network-calib", env("RATELIMIT_NETWORK_CALIB", ""), "calib_validation limit per network; empty: the client's limit times RATELIMIT_NETWORK_MULTIPLIER (RATELIMIT_NETWORK_CALIB)"),
+		netPredict:  fs.String("ratelimit-network-predict", env("RATELIMIT_NETWORK_PREDICT", ""), "batch_predict limit per network; empty: the client's limit times RATELIMIT_NETWORK_MULTIPLIER (RATELIMIT_NETWORK_PREDICT)"),
+		netDefaults: fs.String("ratelimit-network-default", env("RATELIMIT_NETWORK_DEFAULT", ""), "limit per network of every other limited route; empty: the client's limits times RATELIMIT_NETWORK_MULTIPLIER (RATELIMIT_NETWORK_DEFAULT)"),
+		multiplier:  fs.String("ratelimit-network-multiplier", env("RATELIMIT_NETWORK_MULTIPLIER", strconv.Itoa(defaultNetworkMultiplier)), "a network's limits, unless set, are its client's times this (RATELIMIT_NETWORK_MULTIPLIER)"),
+		storage:     fs.String("ratelimit-storage-uri", env("RATELIMIT_STORAGE_URI", "memory://"), "counter storage (RATELIMIT_STORAGE_URI)"),
+		trusted:     fs.String("ratelimit-trusted-proxies", env("RATELIMIT_TRUSTED_PROXIES", ""), "comma-separated proxy CIDRs whose X-Forwarded-For is believed (RATELIMIT_TRUSTED_PROXIES)"),
+		ipv6:        fs.String("ratelimit-ipv6-prefix", env("RATELIMIT_IPV6_PREFIX", "64"), "IPv6 clients are grouped by this prefix length (RATELIMIT_IPV6_PREFIX)"),
+		ipv4Net:     fs.String("ratelimit-ipv4-network-prefix", env("RATELIMIT_IPV4_NETWORK_PREFIX", "24"), "IPv4 clients' network: this prefix length (RATELIMIT_IPV4_NETWORK_PREFIX)"),
+		ipv6Net:     fs.String("ratelimit-ipv6-network-prefix", env("RATELIMIT_IPV6_NETWORK_PREFIX", "48"), "IPv6 clients' network: this prefix length (RATELIMIT_IPV6_NETWORK_PREFIX)"),
+		maxClients:  fs.String("ratelimit-max-clients", env("RATELIMIT_MAX_CLIENTS", "1000000"), "tracked clients per limit (RATELIMIT_MAX_CLIENTS)"),
+		maxNetworks: fs.String("ratelimit-max-networks", env("RATELIMIT_MAX_NETWORKS", "250000"), "tracked networks per limit (RATELIMIT_MAX_NETWORKS)"),
 	}
 }
 
@@ -68,18 +87,62 @@ func (f *rateLimitFlags) parse() (rateLimitConfig, error) {
 	if c.dryRun, err = parseBool("RATELIMIT_DRY_RUN", *f.dryRun); err != nil {
 		return c, err
 	}
+	multiplier, err := strconv.Atoi(strings.TrimSpace(*f.multiplier))
+	if err != nil || multiplier < 1 || multiplier > maxLimitCount {
+		return c, fmt.Errorf("RATELIMIT_NETWORK_MULTIPLIER %q: want a whole number from 1 to %d", *f.multiplier, maxLimitCount)
+	}
 	for _, l := range []struct {
-		name string
-		raw  string
-		dst  *[]rateLimit
-	}{{"RATELIMIT_CALIB", *f.calib, &c.calib}, {"RATELIMIT_PREDICT", *f.predict, &c.predict}, {"RATELIMIT_DEFAULT", *f.defaults, &c.defaults}} {
-		if *l.dst, err = parseRateLimits(l.raw); err != nil {
-			return c, fmt.Errorf("%s: %w", l.name, err)
+		name, raw, netRaw string
+		dst               *routeLimitConfig
+	}{
+		{"CALIB", *f.calib, *f.netCalib, &c.calib}, {"PREDICT", *f.predict, *f.netPredict, &c.predict}, {"DEFAULT", *f.defaults, *f.netDefaults, &c.defaults},
+	} {
+		if *l.dst, err = parseRouteLimits(l.name, l.raw, l.netRaw, multiplier); err != nil {
+			return c, err
 		}
 	}
 	if s := strings.TrimSpace(*f.storage); s != "memory://" && s != "" {
 		return c, fmt.Errorf("RATELIMIT_STORAGE_URI %q: this build keeps counters in memory only (memory://)", s)
 	}
+	if c.identity, err = f.parseIdentity(); err != nil {
+		return c, err
+	}
+	if c.maxClients, err = strconv.Atoi(strings.TrimSpace(*f.maxClients)); err != nil || c.maxClients < 1 {
+		return c, fmt.Errorf("RATELIMIT_MAX_CLIENTS %q: want a positive whole number", *f.maxClients)
+	}
+	if c.maxNetworks, err = strconv.Atoi(strings.TrimSpace(*f.maxNetworks)); err != nil || c.maxNetworks < 1 {
+		return c, fmt.Errorf("RATELIMIT_MAX_NETWORKS %q: want a positive whole number", *f.maxNetworks)
+	}
+	return c, nil
+}
+
+// parseRouteLimits parses RATELIMIT_<name> and RATELIMIT_NETWORK_<name>;
+// an empty network setting is the client's limits times multiplier (at
+// most maxLimitCount).
+func parseRouteLimits(name, raw, netRaw string, multiplier int) (routeLimitConfig, error) {
+	var rc routeLimitConfig
+	var err error
+	if rc.client, err = parseRateLimits(raw); err != nil {
+		return rc, fmt.Errorf("RATELIMIT_%s: %w", name, err)
+	}
+	if strings.TrimSpace(netRaw) == "" {
+		for _, l := range rc.client {
+			l.count = uint32(min(int64(l.count)*int64(multiplier), maxLimitCount))
+			rc.network = append(rc.network, l)
+		}
+	} else if rc.network, err = parseRateLimits(netRaw); err != nil {
+		return rc, fmt.Errorf("RATELIMIT_NETWORK_%s: %w", name, err)
+	}
+	if len(rc.client) > maxRouteLimits || len(rc.network) > maxRouteLimits {
+		return rc, fmt.Errorf("RATELIMIT_%s / RATELIMIT_NETWORK_%s: at most %d limits each", name, name, maxRouteLimits)
+	}
+	return rc, nil
+}
+
+// parseIdentity parses the settings that say who is counted: the trusted
+// proxies and the prefix lengths of clients and networks.
+func (f *rateLimitFlags) parseIdentity() (clientIdentity, error) {
+	var id clientIdentity
 	for _, cidr := range strings.Split(*f.trusted, ",") {
 		if cidr = strings.TrimSpace(cidr); cidr == "" {
 			continue
@@ -88,31 +151,36 @@ func (f *rateLimitFlags) parse() (rateLimitConfig, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(cidr)
 			if aerr != nil {
-				return c, fmt.Errorf("RATELIMIT_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", cidr)
+				return id, fmt.Errorf("RATELIMIT_TRUSTED_PROXIES: %q is not a CIDR such as 10.0.0.0/8", cidr)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		c.identity.trusted = append(c.identity.trusted, p.Masked())
+		id.trusted = append(id.trusted, p.Masked())
 	}
-	if c.identity.ipv6Prefix, err = strconv.Atoi(strings.TrimSpace(*f.ipv6)); err != nil || c.identity.ipv6Prefix < 0 || c.identity.ipv6Prefix > 128 {
-		return c, fmt.Errorf("RATELIMIT_IPV6_PREFIX %q: want a prefix length from 0 to 128", *f.ipv6)
+	var err error
+	if id.ipv6Prefix, err = strconv.Atoi(strings.TrimSpace(*f.ipv6)); err != nil || id.ipv6Prefix < 0 || id.ipv6Prefix > 128 {
+		return id, fmt.Errorf("RATELIMIT_IPV6_PREFIX %q: want a prefix length from 0 to 128", *f.ipv6)
 	}
-	if c.maxClients, err = strconv.Atoi(strings.TrimSpace(*f.maxClients)); err != nil || c.maxClients < 1 {
-		return c, fmt.Errorf("RATELIMIT_MAX_CLIENTS %q: want a positive whole number", *f.maxClients)
+	if id.ipv4NetPrefix, err = strconv.Atoi(strings.TrimSpace(*f.ipv4Net)); err != nil || id.ipv4NetPrefix < 0 || id.ipv4NetPrefix > 32 {
+		return id, fmt.Errorf("RATELIMIT_IPV4_NETWORK_PREFIX %q: want a prefix length from 0 to 32", *f.ipv4Net)
 	}
-	return c, nil
+	if id.ipv6NetPrefix, err = strconv.Atoi(strings.TrimSpace(*f.ipv6Net)); err != nil || id.ipv6NetPrefix < 0 || id.ipv6NetPrefix > id.ipv6Prefix {
+		return id, fmt.Errorf("RATELIMIT_IPV6_NETWORK_PREFIX %q: want a prefix length from 0 to RATELIMIT_IPV6_PREFIX (%d)", *f.ipv6Net, id.ipv6Prefix)
+	}
+	return id, nil
 }
 
-// rateLimiter applies the configured limits per route and client. The
-// clock is injected: now returns the current time (tests pass their own).
+// rateLimiter applies the configured limits per route, client and
+// network. The clock is injected: now returns the current time (tests pass
+// their own).
 type rateLimiter struct {
-	cfg rateLimitConfig
-	now func() time.Time
-	log *slog.Logger
+	cfg   rateLimitConfig
+	now   func() time.Time
+	log   *slog.Logger
+	store limitStore
 
-	mu     sync.Mutex
-	tables []*fixedWindow // every table made by limit, for reset and sweep
-	routes []*routeLimits // every limited route, for the metrics
+	refused   [levels]atomic.Int64 // requests refused (or, in dry run, that would have been) by level
+	smallInts [][]string           // header values of small numbers, shared by the routes
 }
 
 // newRateLimiter returns a limiter using now as its clock (time.Now when nil).
@@ -123,26 +191,35 @@ func newRateLimiter(cfg rateLimitConfig, now func() time.Time, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &rateLimiter{cfg: cfg, now: now, log: log}
+	return &rateLimiter{cfg: cfg, now: now, log: log, store: newMemoryLimitStore(cfg.maxClients, cfg.maxNetworks), smallInts: smallIntValues(1024)}
 }
 
 // Reset forgets every count.
-func (l *rateLimiter) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, t := range l.tables {
-		t.reset()
-	}
+func (l *rateLimiter) Reset() error {
+	return l.store.reset(context.Background())
 }
 
 // Sweep removes every expired window now (the incremental sweep does this
 // a little at a time; a janitor can call Sweep periodically).
 func (l *rateLimiter) Sweep() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, t := range l.tables {
-		t.sweep(l.now().UnixMilli())
-	}
+	l.store.sweep(l.now().UnixMilli())
+}
+
+// Close releases the store's connections.
+func (l *rateLimiter) Close() error { return l.store.Close() }
+
+// rateLimitStats are the limiter's figures for monitoring.
+type rateLimitStats struct {
+	trackedClients, trackedNetworks int64 // windows held in memory, over every limit's table
+	refusedClient, refusedNetwork   int64 // 429s by the level that refused (dry run: would have)
+}
+
+// stats returns the limiter's figures now.
+func (l *rateLimiter) stats() rateLimitStats {
+	var st rateLimitStats
+	st.trackedClients, st.trackedNetworks = l.store.tracked()
+	st.refusedClient, st.refusedNetwork = l.refused[levelClient].Load(), l.refused[levelNetwork].Load()
+	return st
 }
 
 // janitorInterval is how often runJanitor sweeps expired windows.
@@ -164,104 +241,87 @@ func (l *rateLimiter) runJanitor(ctx context.Context) {
 	}
 }
 
-// routeLimits is the limiting of one route: its tables, shortest window
-// first, and the header values that never change.
+// routeLimits is the limiting of one route: its checks in order, their
+// counter, and the header values that never change.
 type routeLimits struct {
-	route    string
-	tables   []*fixedWindow
-	limitHdr []string // X-RateLimit-Limit values per table
-	policy   []string // RateLimit-Policy
-	names    []string // policy names per table
+	route     string
+	checks    []limitCheck
+	counter   limitCounter
+	partner   []int      // per check, the other level's check of the same window (−1: none)
+	limitHdr  [][]string // X-RateLimit-Limit value per check
+	policy    []string   // RateLimit-Policy
+	items     []string   // per check, the start of its RateLimit item: "name";r=
+	smallInts [][]string // header values of the numbers 0 to len−1, shared by the routes
+	numbers   numberCache
+	texts     textSlab
 }
 
 // limit wraps next with the route's limits. Every request counts, whatever
-// its outcome; with several limits the shortest window is checked first
-// and a refusal stops the check (Flask-Limiter's order). With limiting
-// disabled or no limits, next is returned unchanged.
-func (l *rateLimiter) limit(route string, limits []rateLimit, next http.Handler) http.Handler {
-	if !l.cfg.enabled || len(limits) == 0 {
+// its outcome; the checks are counted shortest window first, a client's
+// before its network's, and a refusal stops the count (Flask-Limiter's
+// order). With limiting disabled or no limits, next is returned unchanged.
+func (l *rateLimiter) limit(route string, set routeLimitConfig, next http.Handler) http.Handler {
+	if !l.cfg.enabled || len(set.client)+len(set.network) == 0 {
 		return next
 	}
-	rl := newRouteLimits(route, limits, l.cfg.maxClients)
-	l.mu.Lock()
-	l.tables = append(l.tables, rl.tables...)
-	l.routes = append(l.routes, rl)
-	l.mu.Unlock()
+	rl := newRouteLimits(route, newLimitChecks(set), l.smallInts)
+	rl.counter = l.store.counter(route, rl.checks)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		nowMs := l.now().UnixMilli()
-		key := l.cfg.identity.keyOf(l.cfg.identity.clientAddr(r))
-		var buf [4]windowState
-		st, failed, current := rl.count(key, nowMs, buf[:0])
-		setRateHeaders(w.Header(), rl, st, current, nowMs)
-		if failed < 0 {
+		keys := l.cfg.identity.keysOf(l.cfg.identity.clientAddr(r))
+		res, err := rl.counter.count(r.Context(), keys, nowMs)
+		if err != nil {
+			l.storageFailed(w, r, rl, err, next)
+			return
+		}
+		setRateHeaders(w.Header(), rl, &res, nowMs)
+		if res.failed < 0 {
 			noteLimiterOutcome(r, "allowed")
 			next.ServeHTTP(w, r)
 			return
 		}
-		l.refuse(w, r, rl.route, rl.tables[failed].limit, st[failed], nowMs, next)
+		l.refuse(w, r, rl, &res, nowMs, next)
 	})
 }
 
-// newRouteLimits builds the tables of a route's limits, shortest window
-// first, and the header values that never change.
-func newRouteLimits(route string, limits []rateLimit, maxClients int) *routeLimits {
-	sorted := append([]rateLimit(nil), limits...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].window < sorted[j].window })
-	rl := &routeLimits{route: route}
+// storageFailed answers a request whose counters could not be reached.
+func (l *rateLimiter) storageFailed(w http.ResponseWriter, r *http.Request, rl *routeLimits, err error, next http.Handler) {
+	l.log.Error("rate limit storage failed; request let through", "route", rl.route, "err", err)
+	next.ServeHTTP(w, r)
+}
+
+// newRouteLimits returns the route's limiting with the header values that
+// never change.
+func newRouteLimits(route string, checks []limitCheck, smallInts [][]string) *routeLimits {
+	rl := &routeLimits{route: route, checks: checks, smallInts: smallInts}
 	var policy []string
-	for _, lim := range sorted {
-		rl.tables = append(rl.tables, newFixedWindow(lim, maxClients))
-		name := fmt.Sprintf("%d-per-%ds", lim.count, int64(lim.window/time.Second))
-		rl.names = append(rl.names, name)
-		rl.limitHdr = append(rl.limitHdr, strconv.FormatUint(uint64(lim.count), 10))
-		policy = append(policy, fmt.Sprintf("%q;q=%d;w=%d", name, lim.count, int64(lim.window/time.Second)))
+	for i, c := range checks {
+		rl.partner = append(rl.partner, -1)
+		for j, o := range checks {
+			if o.level != c.level && o.windowMs == c.windowMs && rl.partner[i] < 0 {
+				rl.partner[i] = j
+			}
+		}
+		rl.limitHdr = append(rl.limitHdr, []string{strconv.FormatUint(uint64(c.limit.count), 10)})
+		rl.items = append(rl.items, `"`+c.name+`";r=`)
+		policy = append(policy, fmt.Sprintf("%q;q=%d;w=%d", c.name, c.limit.count, c.windowMs/1000))
 	}
 	rl.policy = []string{strings.Join(policy, ", ")}
 	return rl
 }
 
-// count counts one request of key at nowMs against the route's limits in
-// order, stopping at the first refusal, and returns every limit's window
-// (appended to st; those after a refusal as they stand, uncounted), the
-// index of the refusing limit (−1 when allowed) and the limit the
-// X-RateLimit headers report: the refusing one, else the one with the
-// fewest requests left.
-func (rl *routeLimits) count(key clientKey, nowMs int64, st []windowState) (states []windowState, failed, current int) {
-	failed = -1
-	for i, t := range rl.tables {
-		s, ok := t.hit(key, nowMs)
-		st = append(st, s)
-		if !ok {
-			failed = i
-			break
-		}
-	}
-	for i := len(st); i < len(rl.tables); i++ {
-		s, ok := rl.tables[i].peek(key, nowMs)
-		if !ok {
-			s = packWindow(nowMs+rl.tables[i].windowMs, 0)
-		}
-		st = append(st, s)
-	}
-	if failed >= 0 {
-		return st, failed, failed
-	}
-	current = 0
-	for i := range st {
-		if remaining(rl.tables[i], st[i]) < remaining(rl.tables[current], st[current]) {
-			current = i
-		}
-	}
-	return st, failed, current
-}
-
-// refuse answers a request over lim: 429 with Retry-After, or, in dry-run
+// refuse answers a request over a limit: 429 with Retry-After, naming the
+// limit and the level (client or network) that refused it, or, in dry-run
 // mode, a log line (once per window) and next.
-func (l *rateLimiter) refuse(w http.ResponseWriter, r *http.Request, route string, lim rateLimit, s windowState, nowMs int64, next http.Handler) {
+func (l *rateLimiter) refuse(w http.ResponseWriter, r *http.Request, rl *routeLimits, res *limitResult, nowMs int64, next http.Handler) {
+	c, s := &rl.checks[res.failed], res.states[res.failed]
+	l.refused[c.level].Add(1)
 	if l.cfg.dryRun {
 		noteLimiterOutcome(r, "dry_run")
-		if s.count() == lim.count+1 {
-			l.log.Warn("rate limit exceeded (dry run, not blocked)", "route", route, "client", l.cfg.identity.clientAddr(r).String(), "limit", lim.String())
+		if s.count() == c.limit.count+1 {
+			addr := l.cfg.identity.clientAddr(r)
+			l.log.Warn("rate limit exceeded (dry run, not blocked)", "route", rl.route, "client", addr.String(), "level", c.level.String(),
+				"counted_as", l.cfg.identity.prefixOf(addr, c.level), "limit", c.limit.String())
 		}
 		next.ServeHTTP(w, r)
 		return
@@ -271,69 +331,20 @@ func (l *rateLimiter) refuse(w http.ResponseWriter, r *http.Request, route strin
 	h := w.Header()
 	h.Set("Retry-After", strconv.FormatInt(retry, 10))
 	h.Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusTooManyRequests, tooManyRequestsBody{
-		Error:      fmt.Sprintf("Too Many Requests: rate limit exceeded (%s)", lim),
-		Limit:      lim.String(),
-		RetryAfter: retry,
-	})
+	msg := fmt.Sprintf("Too Many Requests: rate limit exceeded (%s per client)", c.limit)
+	if c.level == levelNetwork {
+		msg = fmt.Sprintf("Too Many Requests: rate limit exceeded (%s for the network %s, shared by all its clients)",
+			c.limit, l.cfg.identity.prefixOf(l.cfg.identity.clientAddr(r), levelNetwork))
+	}
+	writeJSON(w, http.StatusTooManyRequests, tooManyRequestsBody{Error: msg, Limit: c.limit.String(), Level: c.level.String(), RetryAfter: retry})
 }
 
 // tooManyRequestsBody is the JSON of a 429.
 type tooManyRequestsBody struct {
 	Error      string `json:"error"`
 	Limit      string `json:"limit"`
+	Level      string `json:"level"` // client or network
 	RetryAfter int64  `json:"retry_after"`
-}
-
-func remaining(t *fixedWindow, s windowState) int64 {
-	return max(0, int64(t.limit.count)-int64(s.count()))
-}
-
-// rateHeaderValues holds one response's variable rate-limit header values
-// in a single allocation: the strings point into buf.
-type rateHeaderValues struct {
-	vals [3]string
-	buf  [112]byte
-}
-
-// setRateHeaders sets X-RateLimit-Limit/-Remaining/-Reset for the current
-// limit (Reset in Unix seconds, rounded up, as Flask-Limiter sends it) and
-// the IETF draft-10 RateLimit-Policy and RateLimit fields for all of them.
-// It allocates once.
-func setRateHeaders(h http.Header, rl *routeLimits, st []windowState, current int, nowMs int64) {
-	hv := new(rateHeaderValues)
-	b := hv.buf[:0]
-	mark := func(i, start int) {
-		if len(b) > len(hv.buf) { // grew past buf: fall back to a copy
-			hv.vals[i] = string(b[start:])
-			return
-		}
-		hv.vals[i] = unsafe.String(&hv.buf[start], len(b)-start)
-	}
-	start := len(b)
-	b = strconv.AppendInt(b, remaining(rl.tables[current], st[current]), 10)
-	mark(0, start)
-	start = len(b)
-	b = strconv.AppendInt(b, (st[current].endMs()+999)/1000, 10)
-	mark(1, start)
-	start = len(b)
-	for i, s := range st {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		b = append(b, '"')
-		b = append(b, rl.names[i]...)
-		b = append(b, `";r=`...)
-		b = strconv.AppendInt(b, remaining(rl.tables[i], s), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, max(0, (s.endMs()-nowMs+999)/1000), 10)
-	}
-	mark(2, start)
-	h["X-Ratelimit-Limit"] = rl.limitHdr[current : current+1 : current+1]
-	h["X-Ratelimit-Remaining"] = hv.vals[0:1:1]
-	h["X-Ratelimit-Reset"] = hv.vals[1:2:2]
-	h["Ratelimit-Policy"] = rl.policy
-	h["Ratelimit"] = hv.vals[2:3:3]
 }
 
 // noteLimiterOutcome tells the access log what the limiter decided; it
@@ -344,17 +355,15 @@ func noteLimiterOutcome(r *http.Request, outcome string) {
 	}
 }
 
-// registerMetrics exposes the clients tracked per route and limit.
+// registerMetrics exposes the windows the limiter tracks and its refusals
+// by level.
 func (l *rateLimiter) registerMetrics(m *metricsRegistry) {
-	m.gauge("eyetrack_ratelimit_tracked_clients", "Clients with a window in the limiter's table, by route and limit.", func() []metricSample {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		var out []metricSample
-		for _, rl := range l.routes {
-			for _, t := range rl.tables {
-				out = append(out, metricSample{labels: []string{"route", rl.route, "limit", t.limit.String()}, value: float64(t.tracked.Load())})
-			}
-		}
-		return out
+	m.gauge("eyetrack_ratelimit_tracked", "Windows the limiter holds, over every limit, by level (client or network).", func() []metricSample {
+		st := l.stats()
+		return []metricSample{{labels: []string{"level", "client"}, value: float64(st.trackedClients)}, {labels: []string{"level", "network"}, value: float64(st.trackedNetworks)}}
+	})
+	m.counterFunc("eyetrack_ratelimit_refused_total", "Requests refused with 429 (in dry run: that would have been), by the level that refused them.", func() []metricSample {
+		st := l.stats()
+		return []metricSample{{labels: []string{"level", "client"}, value: float64(st.refusedClient)}, {labels: []string{"level", "network"}, value: float64(st.refusedNetwork)}}
 	})
 }

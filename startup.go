@@ -58,14 +58,18 @@ func announce(stdout io.Writer, cfg config, addr string, store *fileStore, log *
 		"webhook", webhook, "metrics", metrics, "pprof", cfg.pprof)
 }
 
-// limitsText is a route's limits in Flask-Limiter's words ("none" without).
-func limitsText(ls []rateLimit) string {
-	if len(ls) == 0 {
-		return "none"
-	}
+// limitsText is a route's limits in Flask-Limiter's words, per client and
+// per network ("none" without).
+func limitsText(set routeLimitConfig) string {
 	var out []string
-	for _, l := range ls {
-		out = append(out, l.String())
+	for _, l := range set.client {
+		out = append(out, l.String()+" per client")
+	}
+	for _, l := range set.network {
+		out = append(out, l.String()+" per network")
+	}
+	if len(out) == 0 {
+		return "none"
 	}
 	return strings.Join(out, ", ")
 }
