@@ -7,7 +7,6 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
-	"sort"
 )
 
 // kmeansRestarts is how many k-means++ starts are tried; the lowest inertia
@@ -60,6 +59,21 @@ func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]
 	return best, nil
 }
 
+// searchCumulative is sort.SearchFloat64s on the running sums cum: the
+// first index whose sum is at least x (len(cum) when none is).
+func searchCumulative(cum []float64, x float64) int {
+	lo, hi := 0, len(cum)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if cum[mid] < x {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
 func sq(v float64) float64 { return v * v }
 
 func dist2(a, b [2]float64) float64 { return sq(a[0]-b[0]) + sq(a[1]-b[1]) }
@@ -97,11 +111,21 @@ func (ws *kmeansWorkspace) seedCenters(points [][2]float64, rng *rand.Rand) {
 		}
 		bestPot, bestIdx := math.Inf(1), 0
 		for t := 0; t < trials; t++ {
-			idx := min(sort.SearchFloat64s(ws.cum, rng.Float64()*pot), n-1)
+			idx := min(searchCumulative(ws.cum, rng.Float64()*pot), n-1)
+			// The candidate's potential; once it reaches the best so far the
+			// candidate cannot win (the terms are not negative), so the sum
+			// stops there and its distances are never used.
 			var candPot float64
+			q := points[idx]
 			for i, p := range points {
-				ws.cand[i] = math.Min(ws.closest[i], dist2(p, points[idx]))
-				candPot += ws.cand[i]
+				d := dist2(p, q)
+				if c := ws.closest[i]; c < d {
+					d = c
+				}
+				ws.cand[i] = d
+				if candPot += d; candPot >= bestPot {
+					break
+				}
 			}
 			if candPot < bestPot {
 				bestPot, bestIdx = candPot, idx
