@@ -119,7 +119,7 @@ func evaluateCalibrationWith(ctx context.Context, spec modelSpec, rows []labelle
 	}
 	rep.Targets = targetQuality(rep.Test)
 	var err error
-	if rep.Centroids, err = kmeans(ctx, points, k, seed); err != nil {
+	if rep.Centroids, err = kmeansWith(ctx, points, k, seed, borrow); err != nil {
 		return calibReport{}, err
 	}
 	return rep, nil

@@ -24,6 +24,20 @@ func parseJSONNumber(raw json.RawMessage) (float64, bool) {
 	return v, err == nil && isFinite(v)
 }
 
+// parseNumberToken parses a value the scanner has already read whole: a
+// finite JSON number (its syntax checked by skipNumber), or ok false for
+// any other value. It skips parseJSONNumber's second syntax check.
+func parseNumberToken(token []byte) (float64, bool) {
+	if len(token) == 0 || (token[0] != '-' && (token[0] < '0' || token[0] > '9')) {
+		return 0, false
+	}
+	if v, ok := parseDecimalExact(token); ok {
+		return v, true
+	}
+	v, err := strconv.ParseFloat(string(token), 64)
+	return v, err == nil && isFinite(v)
+}
+
 // parseNumberOrNumericString parses a field that the clients send as a
 // JSON number or as a string holding one ("1495", " 9"): ok is false for
 // anything else and for values that are not finite.

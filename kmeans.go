@@ -23,7 +23,14 @@ const kmeansRestarts = 24
 // check. Once ctx is done it returns stopCause(ctx) within a few milliseconds
 // (checked between seeded centres and between Lloyd iterations).
 func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]float64, error) {
-	rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))
+	return kmeansWith(ctx, points, k, seed, nil)
+}
+
+// kmeansWith is kmeans with its starts run in parallel on the workers
+// borrow lends. Start r draws from its own generator (seed, r), and the
+// lowest inertia wins, the earliest start on a tie, so the centroids do not
+// depend on how many workers ran.
+func kmeansWith(ctx context.Context, points [][2]float64, k int, seed uint64, borrow borrower) ([][2]float64, error) {
 	n := len(points)
 	var mean [2]float64
 	for _, p := range points {
@@ -36,27 +43,45 @@ func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]
 	for _, p := range points {
 		variance += sq(p[0]-mean[0]) + sq(p[1]-mean[1])
 	}
-	ws := kmeansWorkspace{
-		ctx:     ctx,
-		tol:     variance / float64(n) / 2 * 1e-4,
+	tol := variance / float64(n) / 2 * 1e-4
+	centers := make([][][2]float64, kmeansRestarts)
+	inertia := make([]float64, kmeansRestarts)
+	workers := make(chan *kmeansWorkspace, kmeansRestarts) // workspaces, reused by whichever worker is free
+	parallelFor(ctx, kmeansRestarts, borrow, func(r int) {
+		var ws *kmeansWorkspace
+		select {
+		case ws = <-workers:
+		default:
+			ws = newKMeansWorkspace(ctx, n, k, tol)
+		}
+		ws.seedCenters(points, rand.New(rand.NewPCG(seed, kmeansStream+uint64(r))))
+		inertia[r] = ws.lloyd(points)
+		centers[r] = append([][2]float64(nil), ws.centers...)
+		workers <- ws
+	})
+	if err := stopCause(ctx); err != nil {
+		return nil, err
+	}
+	best := 0
+	for r := range inertia {
+		if inertia[r] < inertia[best] {
+			best = r
+		}
+	}
+	return centers[best], nil
+}
+
+// kmeansStream is the first PCG stream of the starts (start r uses
+// kmeansStream + r).
+const kmeansStream = 0x9e3779b97f4a7c15
+
+func newKMeansWorkspace(ctx context.Context, n, k int, tol float64) *kmeansWorkspace {
+	return &kmeansWorkspace{
+		ctx: ctx, tol: tol,
 		closest: make([]float64, n), cum: make([]float64, n), cand: make([]float64, n), bestD: make([]float64, n),
 		labels: make([]int, n), sums: make([][2]float64, k), counts: make([]int, k),
 		centers: make([][2]float64, k),
 	}
-	best := make([][2]float64, k)
-	bestInertia := math.Inf(1)
-	for r := 0; r < kmeansRestarts; r++ {
-		ws.seedCenters(points, rng)
-		inertia := ws.lloyd(points)
-		if err := stopCause(ctx); err != nil {
-			return nil, err
-		}
-		if inertia < bestInertia {
-			bestInertia = inertia
-			copy(best, ws.centers)
-		}
-	}
-	return best, nil
 }
 
 // searchCumulative is sort.SearchFloat64s on the running sums cum: the
@@ -78,7 +103,7 @@ func sq(v float64) float64 { return v * v }
 
 func dist2(a, b [2]float64) float64 { return sq(a[0]-b[0]) + sq(a[1]-b[1]) }
 
-// kmeansWorkspace holds the buffers one kmeans call reuses across starts.
+// kmeansWorkspace holds the buffers a worker reuses across starts.
 type kmeansWorkspace struct {
 	ctx                       context.Context // a stopped ctx ends seeding and iterating early
 	tol                       float64

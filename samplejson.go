@@ -84,7 +84,7 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 				token := data[start:p.pos]
 				switch {
 				case idx >= 0:
-					v, ok := parseJSONNumber(token)
+					v, ok := parseNumberToken(token)
 					if !ok {
 						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(token), 40))
 					}
