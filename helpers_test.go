@@ -60,13 +60,13 @@ type testServer struct {
 	handler http.Handler
 	limiter *rateLimiter
 	clock   *testClock
-	store   *fileStore
+	store   *fileStore // nil with a Redis store
 	work    *admission
 	cfg     config
 }
 
 // newTestServer builds the server as run does, from env (CALIBRATION_STORE
-// defaults to a temporary folder).
+// defaults to a temporary folder; a Redis URL opens a Redis store).
 func newTestServer(t testing.TB, env map[string]string) *testServer {
 	t.Helper()
 	if env == nil {
@@ -79,18 +79,31 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := openTestStore(t, cfg.storeDir)
+	var store calibrationStore
+	var folder *fileStore
+	if isRedisURL(cfg.storeDir) {
+		var rs closableStore
+		rs, err = openCalibrationStore(cfg.storeDir, cfg.calibrationTTL, nil)
+		if err == nil {
+			t.Cleanup(func() { rs.Close() })
+		}
+		store = rs
+	} else {
+		folder, err = openTestStore(t, cfg.storeDir)
+		store = folder
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	clock := newTestClock()
 	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
+	t.Cleanup(func() { limiter.Close() })
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
 	work := newAdmission(cfg.work, cfg.rateLimit.identity, nil)
 	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log}
-	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: store, work: work, cfg: cfg}
+	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: folder, work: work, cfg: cfg}
 }
 
 // do sends a request from remote (ip:port) and returns the recorder.

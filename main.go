@@ -35,7 +35,8 @@ func main() {
 // config is everything an operator can set, by flag or environment variable.
 type config struct {
 	addr            string
-	storeDir        string
+	storeDir        string        // a folder, or a Redis URL
+	calibrationTTL  time.Duration // calibrations in Redis expire this long after their save (0: never)
 	functionsURL    string
 	corsOrigins     string
 	maxBodyBytes    int64
@@ -65,7 +66,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	var c config
 	c.limits = defaultInputLimits()
 	fs.StringVar(&c.addr, "addr", env("ADDR", defAddr), "listen address (ADDR; PORT alone listens on :PORT)")
-	fs.StringVar(&c.storeDir, "calibration-store", env("CALIBRATION_STORE", "./data"), "calibration folder (CALIBRATION_STORE)")
+	fs.StringVar(&c.storeDir, "calibration-store", env("CALIBRATION_STORE", "./data"), "calibration folder, or a redis[s]:// URL shared by every instance (CALIBRATION_STORE)")
+	ttl := fs.String("calibration-ttl", env("CALIBRATION_TTL", "0"), "with a Redis store: calibrations expire this long after their save; 0 keeps them (CALIBRATION_TTL)")
 	fs.StringVar(&c.functionsURL, "functions-endpoint-url", env("FUNCTIONS_ENDPOINT_URL", ""), "RUXAILAB functions base URL for the webhook (FUNCTIONS_ENDPOINT_URL)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", env("CORS_ORIGINS", "*"), "comma-separated allowed origins (CORS_ORIGINS)")
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
@@ -97,8 +99,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return c, fmt.Errorf("LOG_FORMAT %q: want text or json", c.logFormat)
 	}
-	if strings.Contains(c.storeDir, "://") {
-		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
+	if err := parseStoreSettings(&c, *ttl); err != nil {
+		return c, err
 	}
 	if c.limits, err = lf.parse(c.limits); err != nil {
 		return c, err
@@ -108,6 +110,26 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	}
 	c.work, err = wf.parse()
 	return c, err
+}
+
+// parseStoreSettings checks CALIBRATION_STORE (a folder or a Redis URL)
+// and CALIBRATION_TTL (for Redis only).
+func parseStoreSettings(c *config, ttl string) error {
+	var err error
+	if c.calibrationTTL, err = time.ParseDuration(strings.TrimSpace(ttl)); err != nil || c.calibrationTTL < 0 {
+		return fmt.Errorf("CALIBRATION_TTL %q is not a duration such as 720h (0: never expire)", ttl)
+	}
+	switch {
+	case isRedisURL(c.storeDir):
+		if _, err := parseRedisURL(c.storeDir); err != nil {
+			return fmt.Errorf("CALIBRATION_STORE: %w", err)
+		}
+	case strings.Contains(c.storeDir, "://"):
+		return fmt.Errorf("CALIBRATION_STORE %q: want a folder or a redis:// or rediss:// URL", redactURL(c.storeDir))
+	case c.calibrationTTL > 0:
+		return fmt.Errorf("CALIBRATION_TTL %q: calibrations expire only in a Redis store (CALIBRATION_STORE=redis://...)", ttl)
+	}
+	return nil
 }
 
 // usage is the -h text: the subcommands, then every flag.
@@ -215,7 +237,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.logFormat, stderr)
-	store, err := newFileStore(cfg.storeDir, log)
+	store, err := openCalibrationStore(cfg.storeDir, cfg.calibrationTTL, log)
 	if err != nil {
 		return err
 	}
@@ -231,14 +253,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		work:    newAdmission(cfg.work, cfg.rateLimit.identity, stopping),
 		log:     log,
 	}
+	defer deps.limiter.Close()
 	go deps.limiter.runJanitor(ctx)
 	srv := newHTTPServer(newServer(cfg, deps), log)
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	fmt.Fprintf(stdout, "eyetrack listening on http://%s (calibrations in %s)\n", ln.Addr(), cfg.storeDir)
-	log.Info("listening", "addr", ln.Addr().String(), "store", cfg.storeDir)
+	fmt.Fprintf(stdout, "eyetrack listening on http://%s (calibrations in %s)\n", ln.Addr(), redactURL(cfg.storeDir))
+	log.Info("listening", "addr", ln.Addr().String(), "store", redactURL(cfg.storeDir))
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -298,7 +321,7 @@ func shutdown(srv *http.Server, timeout time.Duration, stopWork context.CancelCa
 
 // closeBackground drains the webhooks (with a short deadline of their own)
 // and closes the store, which writes what its journal holds.
-func closeBackground(hook *webhookNotifier, store *fileStore, log *slog.Logger) {
+func closeBackground(hook *webhookNotifier, store io.Closer, log *slog.Logger) {
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
 	if err := hook.Close(hctx); err != nil {

@@ -717,3 +717,22 @@ type calibrationStore interface {
 	// MaxIDLength is the longest id Save accepts.
 	MaxIDLength() int
 }
+
+// closableStore is a calibration store the server closes at shutdown.
+type closableStore interface {
+	calibrationStore
+	Close() error
+}
+
+// openCalibrationStore opens CALIBRATION_STORE: a Redis URL (with ttl, the
+// calibrations' time to live, 0 for none) or a folder.
+func openCalibrationStore(where string, ttl time.Duration, log *slog.Logger) (closableStore, error) {
+	if isRedisURL(where) {
+		o, err := parseRedisURL(where)
+		if err != nil {
+			return nil, fmt.Errorf("CALIBRATION_STORE: %w", err)
+		}
+		return newRedisStore(o, ttl, log)
+	}
+	return newFileStore(where, log)
+}
