@@ -123,6 +123,14 @@ func (f *rateLimitFlags) parse() (rateLimitConfig, error) {
 	return c, nil
 }
 
+// failurePolicy says what happens to requests when the storage fails.
+func (c rateLimitConfig) failurePolicy() string {
+	if c.failClosed {
+		return "fail-closed: requests are refused with 503"
+	}
+	return "fail-open: requests are let through unlimited"
+}
+
 // parseStorage parses where the counters live and what happens when that
 // fails.
 func (f *rateLimitFlags) parseStorage(c *rateLimitConfig) error {
@@ -231,8 +239,7 @@ func newRateLimiter(cfg rateLimitConfig, now func() time.Time, log *slog.Logger)
 	l := &rateLimiter{cfg: cfg, now: now, log: log, smallInts: smallIntValues(1024)}
 	if cfg.redis != nil {
 		l.store = newRedisLimitStore(*cfg.redis, cfg.keyPrefix, cfg.identity)
-		log.Info("rate limit counters in Redis", "addr", cfg.redis.addr, "db", cfg.redis.db, "prefix", cfg.keyPrefix,
-			"on_failure", map[bool]string{false: "fail-open", true: "fail-closed"}[cfg.failClosed])
+		log.Info("rate limit counters in Redis", "addr", cfg.redis.addr, "db", cfg.redis.db, "prefix", cfg.keyPrefix, "on_failure", cfg.failurePolicy())
 	} else {
 		l.store = newMemoryLimitStore(cfg.maxClients, cfg.maxNetworks)
 	}
@@ -345,11 +352,7 @@ func (l *rateLimiter) storageFailed(w http.ResponseWriter, r *http.Request, rl *
 	l.failing.Store(true)
 	now := time.Now().UnixMilli()
 	if last := l.failureLogged.Load(); now-last >= failureLogEvery.Milliseconds() && l.failureLogged.CompareAndSwap(last, now) {
-		policy := "fail-open: requests are let through unlimited"
-		if l.cfg.failClosed {
-			policy = "fail-closed: requests are refused with 503"
-		}
-		l.log.Error("rate limit storage unavailable", "route", rl.route, "policy", policy, "failed_requests", n, "err", err)
+		l.log.Error("rate limit storage unavailable", "route", rl.route, "policy", l.cfg.failurePolicy(), "failed_requests", n, "err", err)
 	}
 	if !l.cfg.failClosed || l.cfg.dryRun { // a dry run never blocks
 		next.ServeHTTP(w, r)
