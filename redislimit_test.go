@@ -199,7 +199,8 @@ func TestRedisFailurePolicy(t *testing.T) {
 
 // BenchmarkRedisLimitCheck: one request's limit check against a local
 // Redis (the models route: two windows, client and network, one EVALSHA),
-// one at a time and from parallel goroutines over the pool.
+// one at a time and from parallel goroutines over the pool; and a bare
+// PING, the round trip it rests on.
 func BenchmarkRedisLimitCheck(b *testing.B) {
 	r := startRedis(b)
 	o, err := parseRedisURL(r.url)
@@ -215,6 +216,14 @@ func BenchmarkRedisLimitCheck(b *testing.B) {
 		keys[i] = ipv4Keys(10, i<<8)
 	}
 	ctx := context.Background()
+	b.Run("ping", func(b *testing.B) { // the round trip alone, for comparison
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := store.client.do(ctx, "PING"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
