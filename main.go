@@ -112,26 +112,6 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	return c, err
 }
 
-// parseStoreSettings checks CALIBRATION_STORE (a folder or a Redis URL)
-// and CALIBRATION_TTL (for Redis only).
-func parseStoreSettings(c *config, ttl string) error {
-	var err error
-	if c.calibrationTTL, err = time.ParseDuration(strings.TrimSpace(ttl)); err != nil || c.calibrationTTL < 0 {
-		return fmt.Errorf("CALIBRATION_TTL %q is not a duration such as 720h (0: never expire)", ttl)
-	}
-	switch {
-	case isRedisURL(c.storeDir):
-		if _, err := parseRedisURL(c.storeDir); err != nil {
-			return fmt.Errorf("CALIBRATION_STORE: %w", err)
-		}
-	case strings.Contains(c.storeDir, "://"):
-		return fmt.Errorf("CALIBRATION_STORE %q: want a folder or a redis:// or rediss:// URL", redactURL(c.storeDir))
-	case c.calibrationTTL > 0:
-		return fmt.Errorf("CALIBRATION_TTL %q: calibrations expire only in a Redis store (CALIBRATION_STORE=redis://...)", ttl)
-	}
-	return nil
-}
-
 // usage is the -h text: the subcommands, then every flag.
 func usage(fs *flag.FlagSet) string {
 	var b strings.Builder
