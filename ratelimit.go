@@ -385,16 +385,21 @@ func newRouteLimits(route string, checks []limitCheck, smallInts [][]string) *ro
 
 // refuse answers a request over a limit: 429 with Retry-After, naming the
 // limit and the level (client or network) that refused it, or, in dry-run
-// mode, a log line (once per window) and next.
+// mode, a log line (once per window) and next. A network's first refusal
+// in a window is logged too.
 func (l *rateLimiter) refuse(w http.ResponseWriter, r *http.Request, rl *routeLimits, res *limitResult, nowMs int64, next http.Handler) {
 	c, s := &rl.checks[res.failed], res.states[res.failed]
 	l.refused[c.level].Add(1)
-	if l.cfg.dryRun {
-		if s.count() == c.limit.count+1 {
-			addr := l.cfg.identity.clientAddr(r)
-			l.log.Warn("rate limit exceeded (dry run, not blocked)", "route", rl.route, "client", addr.String(), "level", c.level.String(),
-				"counted_as", l.cfg.identity.prefixOf(addr, c.level), "limit", c.limit.String())
+	if s.count() == c.limit.count+1 && (l.cfg.dryRun || c.level == levelNetwork) { // once per window
+		addr := l.cfg.identity.clientAddr(r)
+		msg := "a network is over its rate limit; its clients are refused until the window ends"
+		if l.cfg.dryRun {
+			msg = "rate limit exceeded (dry run, not blocked)"
 		}
+		l.log.Warn(msg, "route", rl.route, "client", addr.String(), "level", c.level.String(),
+			"counted_as", l.cfg.identity.prefixOf(addr, c.level), "limit", c.limit.String())
+	}
+	if l.cfg.dryRun {
 		next.ServeHTTP(w, r)
 		return
 	}

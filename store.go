@@ -1,7 +1,8 @@
 package main
 
 // The calibration store: a folder of the Python service's CSV files, each
-// save committed by one synced journal append and written behind it.
+// save committed by one synced journal append and written behind it; and
+// the choice between it and Redis (CALIBRATION_STORE).
 
 import (
 	"errors"
