@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -101,7 +102,8 @@ func (c *redisCounter) count(ctx context.Context, keys requestKeys, nowMs int64)
 	}
 	args = append(args, c.argv...)
 	rep, err := c.s.client.do(ctx, args...)
-	if e, ok := err.(redisError); ok && strings.HasPrefix(string(e), "NOSCRIPT") {
+	var rerr redisError
+	if errors.As(err, &rerr) && strings.HasPrefix(string(rerr), "NOSCRIPT") {
 		args[0], args[1] = "EVAL", redisLimitScript
 		rep, err = c.s.client.do(ctx, args...)
 	}
