@@ -960,8 +960,8 @@ func startRedis(t testing.TB, extra ...string) *testRedis {
 	r := &testRedis{t: t, bin: bin, port: port, url: fmt.Sprintf("redis://127.0.0.1:%d", port)}
 	r.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--daemonize", "no", "--dir", t.TempDir(), "--logfile", ""}, extra...)
+	t.Cleanup(r.stop) // first: a start that fails stops the process too
 	r.start()
-	t.Cleanup(r.stop)
 	return r
 }
 
@@ -1008,6 +1008,9 @@ func (r *testRedis) ready() bool {
 
 // stop ends the server (SIGTERM; SIGKILL after 5 s) and waits for it.
 func (r *testRedis) stop() {
+	if r.exited == nil { // never started
+		return
+	}
 	select {
 	case <-r.exited:
 		return
