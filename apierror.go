@@ -68,9 +68,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 
 // storeError maps a store failure to an API error: an unknown id is 404, a
 // stored calibration that cannot be used 422 (naming the id and what is
-// wrong), an id too long for the store 400, a full disk 507, anything else
-// 503. A 5xx answer is a fixed sentence; its cause, which may hold server
-// paths, goes to the log only. field names the request's id field.
+// wrong), an id too long for the store 400, a full disk (or Redis) 507,
+// anything else 503. A 5xx answer is a fixed sentence; its cause, which may
+// hold server paths, goes to the log only. field names the request's id
+// field.
 func storeError(field string, err error) error {
 	var unusable *unusableError
 	switch {
@@ -80,7 +81,7 @@ func storeError(field string, err error) error {
 		return &apiError{Status: http.StatusUnprocessableEntity, Field: field, Message: unusable.Error(), Cause: err}
 	case errors.Is(err, errIDTooLong):
 		return &apiError{Status: http.StatusBadRequest, Field: "file_name", Message: "is too long for the calibration store's file names"}
-	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, errStoreFull):
 		return &apiError{Status: http.StatusInsufficientStorage, RetryAfter: 60, Message: "the calibration store is full; the calibration was not stored", Cause: err}
 	default:
 		return &apiError{Status: http.StatusServiceUnavailable, RetryAfter: 5, Message: "the calibration store is not available right now; retry shortly", Cause: err}

@@ -2,7 +2,8 @@ package main
 
 // Helpers shared by the tests: a whole server on a temporary store with an
 // injected clock, request builders, the example payloads, stores that
-// fail or live in memory, and the end-to-end harness for the real binary.
+// fail or live in memory, the end-to-end harness for the real binary, and
+// redis-server processes of the tests' own.
 
 import (
 	"bufio"
@@ -16,6 +17,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -58,13 +60,13 @@ type testServer struct {
 	handler http.Handler
 	limiter *rateLimiter
 	clock   *testClock
-	store   *fileStore
+	store   *fileStore // nil with a Redis store
 	work    *admission
 	cfg     config
 }
 
 // newTestServer builds the server as run does, from env (CALIBRATION_STORE
-// defaults to a temporary folder).
+// defaults to a temporary folder; a Redis URL opens a Redis store).
 func newTestServer(t testing.TB, env map[string]string) *testServer {
 	t.Helper()
 	if env == nil {
@@ -77,19 +79,34 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := openTestStore(t, cfg.storeDir)
+	var store calibrationStore
+	var folder *fileStore
+	if isRedisURL(cfg.storeDir) {
+		var rs closableStore
+		rs, err = openCalibrationStore(cfg.storeDir, redisTTL(cfg), nil)
+		if err == nil {
+			t.Cleanup(func() { rs.Close() })
+		}
+		store = rs
+	} else {
+		folder, err = openTestStore(t, cfg.storeDir)
+		store = folder
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	clock := newTestClock()
-	store.retention, store.now = cfg.retention, clock.Now
+	if folder != nil {
+		folder.retention, folder.now = cfg.retention, clock.Now
+	}
 	limiter := newRateLimiter(cfg.rateLimit, clock.Now, log)
+	t.Cleanup(func() { limiter.Close() })
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
 	work := newAdmission(cfg.work, cfg.rateLimit.identity, nil)
 	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log, now: clock.Now}
-	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: store, work: work, cfg: cfg}
+	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: folder, work: work, cfg: cfg}
 }
 
 // do sends a request from remote (ip:port) and returns the recorder.
@@ -977,4 +994,122 @@ func processRSS(t *testing.T, pid int) int64 {
 	}
 	t.Fatal("no VmRSS in /proc status")
 	return 0
+}
+
+// testRedis is a redis-server of a test's own on a free loopback port,
+// without persistence, stopped at cleanup.
+type testRedis struct {
+	t      testing.TB
+	bin    string
+	args   []string
+	port   int
+	url    string // redis://127.0.0.1:PORT
+	cmd    *exec.Cmd
+	out    *e2eLog
+	exited chan struct{}
+}
+
+// startRedis starts redis-server with extra arguments. Without
+// redis-server the test is skipped, except in CI (CI=true), where that is
+// a failure.
+func startRedis(t testing.TB, extra ...string) *testRedis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed; CI must have it (.ci/run installs it with apt-get)")
+		}
+		t.Skip("redis-server is not installed (apt-get install redis-server); skipping the Redis test")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	r := &testRedis{t: t, bin: bin, port: port, url: fmt.Sprintf("redis://127.0.0.1:%d", port)}
+	r.args = append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--daemonize", "no", "--dir", t.TempDir(), "--logfile", ""}, extra...)
+	t.Cleanup(r.stop) // first: a start that fails stops the process too
+	r.start()
+	return r
+}
+
+// start runs the server and waits until it answers PING (on its TCP port;
+// a server with only a TLS port is waited for by its log line).
+func (r *testRedis) start() {
+	r.t.Helper()
+	r.cmd = exec.Command(r.bin, r.args...)
+	r.out = &e2eLog{}
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	if err := r.cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.exited = make(chan struct{})
+	go func() { r.cmd.Wait(); close(r.exited) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if r.ready() {
+			return
+		}
+		select {
+		case <-r.exited:
+			r.t.Fatalf("redis-server exited at start:\n%s", r.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	r.t.Fatalf("redis-server not ready within 10s:\n%s", r.out)
+}
+
+func (r *testRedis) ready() bool {
+	if slices.Contains(r.args, "--tls-port") {
+		return strings.Contains(r.out.String(), "Ready to accept connections")
+	}
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", r.port), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	fmt.Fprint(c, "PING\r\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH")) // up, and maybe with a password
+}
+
+// stop ends the server (SIGTERM; SIGKILL after 5 s) and waits for it.
+func (r *testRedis) stop() {
+	if r.exited == nil { // never started
+		return
+	}
+	select {
+	case <-r.exited:
+		return
+	default:
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(5 * time.Second):
+		r.cmd.Process.Kill()
+		<-r.exited
+	}
+}
+
+// restart stops the server and starts it again on the same port (empty:
+// it keeps nothing).
+func (r *testRedis) restart() {
+	r.stop()
+	r.start()
+}
+
+// client returns a client of the server, closed at cleanup.
+func (r *testRedis) client(t testing.TB, url string) *redisClient {
+	t.Helper()
+	o, err := parseRedisURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newRedisClient(o)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

@@ -39,7 +39,8 @@ func main() {
 // config is everything an operator can set, by flag or environment variable.
 type config struct {
 	addr            string
-	storeDir        string
+	storeDir        string        // a folder, or a Redis URL
+	calibrationTTL  time.Duration // calibrations in Redis expire this long after their save (0: never)
 	functionsURL    string
 	corsOrigins     string
 	maxBodyBytes    int64
@@ -76,7 +77,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	var c config
 	c.limits = defaultInputLimits()
 	fs.StringVar(&c.addr, "addr", env("ADDR", defAddr), "listen address (ADDR; PORT alone listens on :PORT)")
-	fs.StringVar(&c.storeDir, "calibration-store", env("CALIBRATION_STORE", "./data"), "calibration folder (CALIBRATION_STORE)")
+	fs.StringVar(&c.storeDir, "calibration-store", env("CALIBRATION_STORE", "./data"), "calibration folder, or a redis[s]:// URL shared by every instance (CALIBRATION_STORE)")
+	ttl := fs.String("calibration-ttl", env("CALIBRATION_TTL", "0"), "with a Redis store: calibrations expire this long after their save; 0 keeps them (CALIBRATION_TTL)")
 	fs.StringVar(&c.functionsURL, "functions-endpoint-url", env("FUNCTIONS_ENDPOINT_URL", ""), "RUXAILAB functions base URL for the webhook (FUNCTIONS_ENDPOINT_URL)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", env("CORS_ORIGINS", "*"), "comma-separated allowed origins (CORS_ORIGINS)")
 	maxBody := fs.String("max-body-bytes", env("MAX_BODY_BYTES", strconv.Itoa(16<<20)), "request body limit in bytes (MAX_BODY_BYTES)")
@@ -135,8 +137,8 @@ func loadConfig(args []string, getenv func(string) string) (config, error) {
 	if !validEstimator(c.batchEstimator) {
 		return c, fmt.Errorf("BATCH_ESTIMATOR %q: want one of %s", c.batchEstimator, estimatorChoices())
 	}
-	if strings.Contains(c.storeDir, "://") {
-		return c, fmt.Errorf("CALIBRATION_STORE %q: this build stores calibrations in a folder; URLs are not supported", c.storeDir)
+	if err := parseStoreSettings(&c, *ttl); err != nil {
+		return c, err
 	}
 	if c.limits, err = lf.parse(c.limits); err != nil {
 		return c, err
@@ -279,13 +281,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.logFormat, stderr)
-	store, err := newFileStore(cfg.storeDir, log)
+	store, err := openCalibrationStore(cfg.storeDir, redisTTL(cfg), log)
 	if err != nil {
 		return err
 	}
-	defer store.Close() // on early returns; idempotent
-	store.retention = cfg.retention
-	go store.runRetention(ctx)
+	defer store.Close()                       // on early returns; idempotent
+	if folder, ok := store.(*fileStore); ok { // a Redis store expires keys itself
+		folder.retention = cfg.retention
+		go folder.runRetention(ctx)
+	}
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	// stopping ends when shutdown stops waiting for running computations.
 	stopping, stopWork := context.WithCancelCause(context.Background())
@@ -298,6 +302,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log:     log,
 		metrics: newMetricsRegistry(),
 	}
+	defer deps.limiter.Close()
 	go deps.limiter.runJanitor(ctx)
 	srv := newHTTPServer(newServer(cfg, deps), log)
 	ln, err := net.Listen("tcp", cfg.addr)
@@ -372,7 +377,7 @@ func shutdown(srv *http.Server, timeout time.Duration, stopWork context.CancelCa
 
 // closeBackground drains the webhooks (with a short deadline of their own)
 // and closes the store, which writes what its journal holds.
-func closeBackground(hook *webhookNotifier, store *fileStore, log *slog.Logger) {
+func closeBackground(hook *webhookNotifier, store io.Closer, log *slog.Logger) {
 	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer hcancel()
 	if err := hook.Close(hctx); err != nil {

@@ -703,7 +703,9 @@ func TestLoadConfig(t *testing.T) {
 		}
 	}
 	for _, bad := range []map[string]string{
-		{"MAX_BODY_BYTES": "-1"}, {"MAX_BODY_BYTES": "lots"}, {"LOG_FORMAT": "xml"}, {"CALIBRATION_STORE": "redis://localhost"},
+		{"MAX_BODY_BYTES": "-1"}, {"MAX_BODY_BYTES": "lots"}, {"LOG_FORMAT": "xml"}, {"CALIBRATION_STORE": "ftp://localhost"},
+		{"CALIBRATION_STORE": "redis://localhost/x"}, {"CALIBRATION_TTL": "1h"}, {"CALIBRATION_STORE": "redis://h", "CALIBRATION_TTL": "-1s"},
+		{"RATELIMIT_STORAGE_URI": "redis://h:port"}, {"RATELIMIT_STORAGE_FAILURE": "fail-sometimes"}, {"RATELIMIT_KEY_PREFIX": " "},
 		{"RATELIMIT_ENABLED": "perhaps"}, {"MAX_CONCURRENT_WORK": "0"}, {"WORK_WAIT": "soon"}, {"SHUTDOWN_TIMEOUT": "-5s"},
 		{"RATELIMIT_MAX_CLIENTS": "0"}, {"MAX_SAMPLES": "0"}, {"MAX_STRING_LENGTH": "0"}, {"MAX_SCREEN_PX": "wide"},
 		{"BATCH_ESTIMATOR": "ridge"},

@@ -25,8 +25,12 @@ type rateLimitConfig struct {
 	predict     routeLimitConfig
 	defaults    routeLimitConfig
 	identity    clientIdentity
-	maxClients  int // tracked clients per limit
-	maxNetworks int // tracked networks per limit
+	maxClients  int // tracked clients per route
+	maxNetworks int // tracked networks per route
+
+	redis      *redisOptions // counters in Redis (RATELIMIT_STORAGE_URI); nil: in memory
+	keyPrefix  string        // Redis keys start with it and a colon
+	failClosed bool          // when the storage fails: refuse (503), else let requests through
 }
 
 // routeLimitConfig is one route's limits, per client and per network.
@@ -44,6 +48,7 @@ const defaultNetworkMultiplier = 100
 type rateLimitFlags struct {
 	enabled, dryRun, calib, predict, defaults, storage, trusted, ipv6, maxClients *string
 	netCalib, netPredict, netDefaults, multiplier, ipv4Net, ipv6Net, maxNetworks  *string
+	failure, keyPrefix                                                            *string
 }
 
 func registerRateLimitFlags(fs *flag.FlagSet, env func(name, def string) string) *rateLimitFlags {
@@ -57,7 +62,9 @@ func registerRateLimitFlags(fs *flag.FlagSet, env func(name, def string) string)
 		netPredict:  fs.String("ratelimit-network-predict", env("RATELIMIT_NETWORK_PREDICT", ""), "batch_predict limit per network; empty: the client's limit times RATELIMIT_NETWORK_MULTIPLIER (RATELIMIT_NETWORK_PREDICT)"),
 		netDefaults: fs.String("ratelimit-network-default", env("RATELIMIT_NETWORK_DEFAULT", ""), "limit per network of every other limited route; empty: the client's limits times RATELIMIT_NETWORK_MULTIPLIER (RATELIMIT_NETWORK_DEFAULT)"),
 		multiplier:  fs.String("ratelimit-network-multiplier", env("RATELIMIT_NETWORK_MULTIPLIER", strconv.Itoa(defaultNetworkMultiplier)), "a network's limits, unless set, are its client's times this (RATELIMIT_NETWORK_MULTIPLIER)"),
-		storage:     fs.String("ratelimit-storage-uri", env("RATELIMIT_STORAGE_URI", "memory://"), "counter storage (RATELIMIT_STORAGE_URI)"),
+		storage:     fs.String("ratelimit-storage-uri", env("RATELIMIT_STORAGE_URI", "memory://"), "counter storage: memory:// or redis[s]://[:password@]host:port/db, shared by every instance (RATELIMIT_STORAGE_URI)"),
+		failure:     fs.String("ratelimit-storage-failure", env("RATELIMIT_STORAGE_FAILURE", "fail-open"), "when the counter storage fails: fail-open (let requests through) or fail-closed (503) (RATELIMIT_STORAGE_FAILURE)"),
+		keyPrefix:   fs.String("ratelimit-key-prefix", env("RATELIMIT_KEY_PREFIX", "eyetrack:ratelimit"), "prefix of the limiter's Redis keys (RATELIMIT_KEY_PREFIX)"),
 		trusted:     fs.String("ratelimit-trusted-proxies", env("RATELIMIT_TRUSTED_PROXIES", ""), "comma-separated proxy CIDRs whose X-Forwarded-For is believed (RATELIMIT_TRUSTED_PROXIES)"),
 		ipv6:        fs.String("ratelimit-ipv6-prefix", env("RATELIMIT_IPV6_PREFIX", "64"), "IPv6 clients are grouped by this prefix length (RATELIMIT_IPV6_PREFIX)"),
 		ipv4Net:     fs.String("ratelimit-ipv4-network-prefix", env("RATELIMIT_IPV4_NETWORK_PREFIX", "24"), "IPv4 clients' network: this prefix length (RATELIMIT_IPV4_NETWORK_PREFIX)"),
@@ -101,8 +108,8 @@ func (f *rateLimitFlags) parse() (rateLimitConfig, error) {
 			return c, err
 		}
 	}
-	if s := strings.TrimSpace(*f.storage); s != "memory://" && s != "" {
-		return c, fmt.Errorf("RATELIMIT_STORAGE_URI %q: this build keeps counters in memory only (memory://)", s)
+	if err := f.parseStorage(&c); err != nil {
+		return c, err
 	}
 	if c.identity, err = f.parseIdentity(); err != nil {
 		return c, err
@@ -114,6 +121,40 @@ func (f *rateLimitFlags) parse() (rateLimitConfig, error) {
 		return c, fmt.Errorf("RATELIMIT_MAX_NETWORKS %q: want a positive whole number", *f.maxNetworks)
 	}
 	return c, nil
+}
+
+// failurePolicy says what happens to requests when the storage fails.
+func (c rateLimitConfig) failurePolicy() string {
+	if c.failClosed {
+		return "fail-closed: requests are refused with 503"
+	}
+	return "fail-open: requests are let through unlimited"
+}
+
+// parseStorage parses where the counters live and what happens when that
+// fails.
+func (f *rateLimitFlags) parseStorage(c *rateLimitConfig) error {
+	switch s := strings.TrimSpace(*f.storage); {
+	case s == "" || s == "memory://":
+	case isRedisURL(s):
+		o, err := parseRedisURL(s)
+		if err != nil {
+			return fmt.Errorf("RATELIMIT_STORAGE_URI: %w", err)
+		}
+		c.redis = &o
+	default:
+		return fmt.Errorf("RATELIMIT_STORAGE_URI %q: want memory:// or a redis:// or rediss:// URL", redactURL(s))
+	}
+	switch p := strings.ToLower(strings.TrimSpace(*f.failure)); p {
+	case "fail-open", "fail-closed":
+		c.failClosed = p == "fail-closed"
+	default:
+		return fmt.Errorf("RATELIMIT_STORAGE_FAILURE %q: want fail-open or fail-closed", *f.failure)
+	}
+	if c.keyPrefix = strings.TrimSpace(*f.keyPrefix); c.keyPrefix == "" {
+		return fmt.Errorf("RATELIMIT_KEY_PREFIX: must not be empty")
+	}
+	return nil
 }
 
 // parseRouteLimits parses RATELIMIT_<name> and RATELIMIT_NETWORK_<name>;
@@ -181,6 +222,10 @@ type rateLimiter struct {
 
 	refused   [levels]atomic.Int64 // requests refused (or, in dry run, that would have been) by level
 	smallInts [][]string           // header values of small numbers, shared by the routes
+
+	storageFailures atomic.Int64 // requests whose counters could not be reached
+	failing         atomic.Bool  // the last count failed
+	failureLogged   atomic.Int64 // when the last failure was logged (Unix ms)
 }
 
 // newRateLimiter returns a limiter using now as its clock (time.Now when nil).
@@ -191,7 +236,14 @@ func newRateLimiter(cfg rateLimitConfig, now func() time.Time, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &rateLimiter{cfg: cfg, now: now, log: log, store: newMemoryLimitStore(cfg.maxClients, cfg.maxNetworks), smallInts: smallIntValues(1024)}
+	l := &rateLimiter{cfg: cfg, now: now, log: log, smallInts: smallIntValues(1024)}
+	if cfg.redis != nil {
+		l.store = newRedisLimitStore(*cfg.redis, cfg.keyPrefix, cfg.identity)
+		log.Info("rate limit counters in Redis", "addr", cfg.redis.addr, "db", cfg.redis.db, "prefix", cfg.keyPrefix, "on_failure", cfg.failurePolicy())
+	} else {
+		l.store = newMemoryLimitStore(cfg.maxClients, cfg.maxNetworks)
+	}
+	return l
 }
 
 // Reset forgets every count.
@@ -210,8 +262,9 @@ func (l *rateLimiter) Close() error { return l.store.Close() }
 
 // rateLimitStats are the limiter's figures for monitoring.
 type rateLimitStats struct {
-	trackedClients, trackedNetworks int64 // windows held in memory, over every limit's table
+	trackedClients, trackedNetworks int64 // keys held in memory, over every route's table (0 with Redis)
 	refusedClient, refusedNetwork   int64 // 429s by the level that refused (dry run: would have)
+	storageFailures                 int64 // requests whose counters could not be reached
 }
 
 // stats returns the limiter's figures now.
@@ -219,6 +272,7 @@ func (l *rateLimiter) stats() rateLimitStats {
 	var st rateLimitStats
 	st.trackedClients, st.trackedNetworks = l.store.tracked()
 	st.refusedClient, st.refusedNetwork = l.refused[levelClient].Load(), l.refused[levelNetwork].Load()
+	st.storageFailures = l.storageFailures.Load()
 	return st
 }
 
@@ -274,6 +328,9 @@ func (l *rateLimiter) limit(route string, set routeLimitConfig, next http.Handle
 			l.storageFailed(w, r, rl, err, next)
 			return
 		}
+		if l.failing.Load() && l.failing.CompareAndSwap(true, false) {
+			l.log.Info("rate limit storage reachable again", "failed_requests", l.storageFailures.Load())
+		}
 		setRateHeaders(w.Header(), rl, &res, nowMs)
 		if res.failed < 0 {
 			noteLimiterOutcome(r, "allowed")
@@ -284,10 +341,27 @@ func (l *rateLimiter) limit(route string, set routeLimitConfig, next http.Handle
 	})
 }
 
-// storageFailed answers a request whose counters could not be reached.
+// failureLogEvery paces the log lines of a failing storage.
+const failureLogEvery = 10 * time.Second
+
+// storageFailed answers a request whose counters could not be reached, by
+// the configured policy: fail-open lets it through (without rate-limit
+// headers), fail-closed answers 503 with Retry-After. Failures are counted
+// and logged, at most once per failureLogEvery.
 func (l *rateLimiter) storageFailed(w http.ResponseWriter, r *http.Request, rl *routeLimits, err error, next http.Handler) {
-	l.log.Error("rate limit storage failed; request let through", "route", rl.route, "err", err)
-	next.ServeHTTP(w, r)
+	n := l.storageFailures.Add(1)
+	l.failing.Store(true)
+	now := time.Now().UnixMilli()
+	if last := l.failureLogged.Load(); now-last >= failureLogEvery.Milliseconds() && l.failureLogged.CompareAndSwap(last, now) {
+		l.log.Error("rate limit storage unavailable", "route", rl.route, "policy", l.cfg.failurePolicy(), "failed_requests", n, "err", err)
+	}
+	if !l.cfg.failClosed || l.cfg.dryRun { // a dry run never blocks
+		next.ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Retry-After", "5")
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusServiceUnavailable, errorBody{Error: "rate limiting is unavailable right now; retry shortly"})
 }
 
 // newRouteLimits returns the route's limiting with the header values that
@@ -312,17 +386,22 @@ func newRouteLimits(route string, checks []limitCheck, smallInts [][]string) *ro
 
 // refuse answers a request over a limit: 429 with Retry-After, naming the
 // limit and the level (client or network) that refused it, or, in dry-run
-// mode, a log line (once per window) and next.
+// mode, a log line (once per window) and next. A network's first refusal
+// in a window is logged too.
 func (l *rateLimiter) refuse(w http.ResponseWriter, r *http.Request, rl *routeLimits, res *limitResult, nowMs int64, next http.Handler) {
 	c, s := &rl.checks[res.failed], res.states[res.failed]
 	l.refused[c.level].Add(1)
+	if s.count() == c.limit.count+1 && (l.cfg.dryRun || c.level == levelNetwork) { // once per window
+		addr := l.cfg.identity.clientAddr(r)
+		msg := "a network is over its rate limit; its clients are refused until the window ends"
+		if l.cfg.dryRun {
+			msg = "rate limit exceeded (dry run, not blocked)"
+		}
+		l.log.Warn(msg, "route", rl.route, "client", addr.String(), "level", c.level.String(),
+			"counted_as", l.cfg.identity.prefixOf(addr, c.level), "limit", c.limit.String())
+	}
 	if l.cfg.dryRun {
 		noteLimiterOutcome(r, "dry_run")
-		if s.count() == c.limit.count+1 {
-			addr := l.cfg.identity.clientAddr(r)
-			l.log.Warn("rate limit exceeded (dry run, not blocked)", "route", rl.route, "client", addr.String(), "level", c.level.String(),
-				"counted_as", l.cfg.identity.prefixOf(addr, c.level), "limit", c.limit.String())
-		}
 		next.ServeHTTP(w, r)
 		return
 	}

@@ -6,6 +6,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -556,4 +557,32 @@ func TestBlackBoxNetworkFlood(t *testing.T) {
 		t.Fatalf("resident memory grew by %d bytes during the flood, bound %d", grew, bound)
 	}
 	t.Logf("flood answers %v; resident memory grew by %d KiB", codes, grew>>10)
+}
+
+// TestNetworkRefusalIsLogged: a network's first refusal in a window is
+// logged once, naming the network.
+func TestNetworkRefusalIsLogged(t *testing.T) {
+	cfg, err := loadConfig(nil, func(k string) string {
+		return map[string]string{"RATELIMIT_CALIB": "5 per minute", "RATELIMIT_NETWORK_CALIB": "3 per minute"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	clock := newTestClock()
+	l := newRateLimiter(cfg.rateLimit, clock.Now, slog.New(slog.NewTextHandler(&logged, nil)))
+	h := l.limit("calib_validation", cfg.rateLimit.calib, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	send := func(n int) {
+		for i := 0; i < n; i++ {
+			r := cheapCalib()
+			r.RemoteAddr = fmt.Sprintf("192.0.2.%d:1", i+1)
+			h.ServeHTTP(httptest.NewRecorder(), r)
+		}
+	}
+	send(8) // 3 allowed, 5 refused at the network level
+	clock.Advance(time.Minute)
+	send(5)
+	if n := strings.Count(logged.String(), "a network is over its rate limit"); n != 2 || !strings.Contains(logged.String(), "counted_as=192.0.2.0/24") {
+		t.Fatalf("%d log lines, want one per window:\n%s", n, logged.String())
+	}
 }

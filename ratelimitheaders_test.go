@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -121,5 +122,34 @@ func TestHeaderValuesStayAsMade(t *testing.T) {
 	}
 	if first.Get("X-Ratelimit-Remaining") != "999" || snapshot.Get("X-Ratelimit-Remaining") != "998" {
 		t.Errorf("remaining %q then %q, want 999 then 998", first.Get("X-Ratelimit-Remaining"), snapshot.Get("X-Ratelimit-Remaining"))
+	}
+}
+
+// TestRateHeadersConcurrent: responses made at once by many goroutines
+// (sharing the route's text chunks and number cache) each get their own
+// values, and keep them.
+func TestRateHeadersConcurrent(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_DEFAULT": "5000 per hour"})
+	const goroutines, each = 8, 300
+	kept := make([][]http.Header, goroutines)
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				kept[g] = append(kept[g], s.do(modelsReq(), fmt.Sprintf("192.0.%d.1:1", g)).Header())
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range kept {
+		for i, h := range kept[g] {
+			left := 5000 - i - 1
+			want := fmt.Sprintf(`"5000-per-3600s";r=%d;t=3600`, left)
+			if h.Get("Ratelimit") != want || h.Get("X-Ratelimit-Remaining") != strconv.Itoa(left) {
+				t.Fatalf("client %d, request %d: RateLimit %q, remaining %q; want %q", g, i+1, h.Get("Ratelimit"), h.Get("X-Ratelimit-Remaining"), want)
+			}
+		}
 	}
 }

@@ -17,16 +17,19 @@ import (
 // announce prints the line tools wait for ("eyetrack listening on
 // http://ADDR (calibrations in DIR)", as JSON with LOG_FORMAT=json) and logs
 // the settings in effect.
-func announce(stdout io.Writer, cfg config, addr string, store *fileStore, log *slog.Logger) {
-	line := fmt.Sprintf("eyetrack listening on http://%s (calibrations in %s)", addr, cfg.storeDir)
+func announce(stdout io.Writer, cfg config, addr string, store calibrationStore, log *slog.Logger) {
+	where := redactURL(cfg.storeDir)
+	line := fmt.Sprintf("eyetrack listening on http://%s (calibrations in %s)", addr, where)
 	if cfg.logFormat == "json" {
-		newLogger("json", stdout).Info(line, "url", "http://"+addr, "store", cfg.storeDir)
+		newLogger("json", stdout).Info(line, "url", "http://"+addr, "store", where)
 	} else {
 		fmt.Fprintln(stdout, line)
 	}
 	stored := "unknown"
-	if n, err := store.Count(); err == nil {
-		stored = fmt.Sprint(n)
+	if counter, ok := store.(interface{ Count() (int, error) }); ok {
+		if n, err := counter.Count(); err == nil {
+			stored = fmt.Sprint(n)
+		}
 	}
 	limits := "rate limiting off"
 	if cfg.rateLimit.enabled {
@@ -51,7 +54,7 @@ func announce(stdout io.Writer, cfg config, addr string, store *fileStore, log *
 	if cfg.metricsAddr != "" {
 		metrics = "on " + cfg.metricsAddr
 	}
-	log.Info("eyetrack started", "version", buildVersion(), "addr", addr, "store", cfg.storeDir, "calibrations", stored,
+	log.Info("eyetrack started", "version", buildVersion(), "addr", addr, "store", where, "calibrations", stored, "retention", cfg.retention.String(),
 		"rate_limits", limits, "trusted_proxies", proxies, "cors_origins", cfg.corsOrigins,
 		"work", fmt.Sprintf("%d light slots, %d heavy slots, heavy above %s, budget %s, fit deadline %s",
 			cfg.work.lightSlots, cfg.work.heavySlots, cfg.work.heavyCost, cfg.work.budget, cfg.work.fitTimeout),

@@ -1,7 +1,8 @@
 package main
 
 // The calibration store: a folder of the Python service's CSV files, each
-// save committed by one synced journal append and written behind it.
+// save committed by one synced journal append and written behind it; and
+// the choice between it and Redis (CALIBRATION_STORE).
 
 import (
 	"bytes"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -853,4 +855,55 @@ func (s *fileStore) registerMetrics(m *metricsRegistry) {
 		defer s.mu.Unlock()
 		return []metricSample{{value: float64(s.journalSize)}}
 	})
+}
+
+// parseStoreSettings checks CALIBRATION_STORE (a folder or a Redis URL)
+// and CALIBRATION_TTL (for Redis only).
+func parseStoreSettings(c *config, ttl string) error {
+	var err error
+	if c.calibrationTTL, err = time.ParseDuration(strings.TrimSpace(ttl)); err != nil || c.calibrationTTL < 0 {
+		return fmt.Errorf("CALIBRATION_TTL %q is not a duration such as 720h (0: never expire)", ttl)
+	}
+	switch {
+	case isRedisURL(c.storeDir):
+		if _, err := parseRedisURL(c.storeDir); err != nil {
+			return fmt.Errorf("CALIBRATION_STORE: %w", err)
+		}
+	case strings.Contains(c.storeDir, "://"):
+		return fmt.Errorf("CALIBRATION_STORE %q: want a folder or a redis:// or rediss:// URL", redactURL(c.storeDir))
+	case c.calibrationTTL > 0:
+		return fmt.Errorf("CALIBRATION_TTL %q: calibrations expire only in a Redis store (CALIBRATION_STORE=redis://...)", ttl)
+	}
+	return nil
+}
+
+// redisTTL is the time to live of calibrations in a Redis store: the
+// shorter of CALIBRATION_TTL and CALIBRATION_RETENTION (0: none).
+func redisTTL(c config) time.Duration {
+	switch {
+	case c.calibrationTTL == 0:
+		return c.retention
+	case c.retention == 0:
+		return c.calibrationTTL
+	}
+	return min(c.calibrationTTL, c.retention)
+}
+
+// closableStore is a calibration store the server closes at shutdown.
+type closableStore interface {
+	calibrationStore
+	Close() error
+}
+
+// openCalibrationStore opens CALIBRATION_STORE: a Redis URL (with ttl, the
+// calibrations' time to live, 0 for none) or a folder.
+func openCalibrationStore(where string, ttl time.Duration, log *slog.Logger) (closableStore, error) {
+	if isRedisURL(where) {
+		o, err := parseRedisURL(where)
+		if err != nil {
+			return nil, fmt.Errorf("CALIBRATION_STORE: %w", err)
+		}
+		return newRedisStore(o, ttl, log)
+	}
+	return newFileStore(where, log)
 }

@@ -74,40 +74,43 @@ func (s *fileStore) ids() ([]string, error) {
 	return out, nil
 }
 
-// info describes the calibration of id for the listing.
-func (s *fileStore) info(id string) (calibrationInfo, error) {
-	c, err := s.Load(id)
-	if err != nil {
-		return calibrationInfo{}, err
-	}
+// infoOf describes a calibration for the listing (no samples).
+func infoOf(id string, c calibration) calibrationInfo {
 	return calibrationInfo{
 		ID: id, Created: c.Meta.Created.UTC(), Rows: len(c.Fixed), Model: c.Meta.Model,
 		ScreenWidth: c.ScreenWidth, ScreenHeight: c.ScreenHeight, UserID: c.Meta.UserID, StudyID: c.Meta.StudyID,
-	}, nil
+	}
 }
 
-// List returns up to limit calibrations whose ids sort after the given one,
-// in id order, and the id to continue after ("" at the end). Expired and
-// unreadable calibrations are left out.
-func (s *fileStore) List(after string, limit int) ([]calibrationInfo, string, error) {
-	ids, err := s.ids()
-	if err != nil {
-		return nil, "", err
-	}
+// listPage is the listing's page of the sorted ids: up to limit of those
+// after the id after that load, and the id to continue after ("" at the
+// end). Calibrations that fail to load (expired, damaged) are left out.
+func listPage(ids []string, after string, limit int, load func(id string) (calibration, error)) ([]calibrationInfo, string) {
 	start, _ := slices.BinarySearch(ids, after)
 	if start < len(ids) && ids[start] == after {
 		start++
 	}
 	var out []calibrationInfo
-	for i := start; i < len(ids); i++ {
+	for _, id := range ids[start:] {
 		if len(out) == limit {
-			return out, out[len(out)-1].ID, nil
+			return out, out[len(out)-1].ID
 		}
-		if info, err := s.info(ids[i]); err == nil {
-			out = append(out, info)
+		if c, err := load(id); err == nil {
+			out = append(out, infoOf(id, c))
 		}
 	}
-	return out, "", nil
+	return out, ""
+}
+
+// List returns up to limit calibrations whose ids sort after the given one,
+// in id order, and the id to continue after ("" at the end).
+func (s *fileStore) List(after string, limit int) ([]calibrationInfo, string, error) {
+	ids, err := s.ids()
+	if err != nil {
+		return nil, "", err
+	}
+	page, next := listPage(ids, after, limit, s.Load)
+	return page, next, nil
 }
 
 // Delete removes the calibration of id everywhere it lives, durably, before
