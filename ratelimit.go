@@ -445,4 +445,7 @@ func (l *rateLimiter) registerMetrics(m *metricsRegistry) {
 		st := l.stats()
 		return []metricSample{{labels: []string{"level", "client"}, value: float64(st.refusedClient)}, {labels: []string{"level", "network"}, value: float64(st.refusedNetwork)}}
 	})
+	m.counterFunc("eyetrack_ratelimit_storage_failures_total", "Requests whose counters could not be reached (Redis down); RATELIMIT_STORAGE_FAILURE says what they got.", func() []metricSample {
+		return []metricSample{{value: float64(l.stats().storageFailures)}}
+	})
 }
