@@ -70,21 +70,37 @@ func fitOLS(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
 // Cholesky solver: centre the data, then solve (XᵀX + αI) w = Xᵀy.
 func fitRidge(alpha float64) fitter {
 	return func(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
-		if err := stopCause(ctx); err != nil {
+		models, err := fitRidges(ctx, []float64{alpha}, x, y)
+		if err != nil {
 			return nil, err
 		}
-		rows, cols := x.Dims()
-		if rows < 1 {
-			return nil, fmt.Errorf("%w: no rows", errNotFittable)
-		}
-		xc, yc, xMean, yMean := centerData(x, y)
-		a := mat.NewSymDense(cols, nil)
-		a.SymOuterK(1, xc.T())
+		return models[0], nil
+	}
+}
+
+// fitRidges fits Ridge for each alpha on the same rows, sharing the
+// centring, XᵀX and Xᵀy (each model is exactly fitRidge(alpha)'s: the same
+// operations on the same numbers).
+func fitRidges(ctx context.Context, alphas []float64, x *mat.Dense, y []float64) ([]predictor, error) {
+	if err := stopCause(ctx); err != nil {
+		return nil, err
+	}
+	rows, cols := x.Dims()
+	if rows < 1 {
+		return nil, fmt.Errorf("%w: no rows", errNotFittable)
+	}
+	xc, yc, xMean, yMean := centerData(x, y)
+	gram := mat.NewSymDense(cols, nil)
+	gram.SymOuterK(1, xc.T())
+	var b mat.VecDense
+	b.MulVec(xc.T(), mat.NewVecDense(rows, yc))
+	out := make([]predictor, len(alphas))
+	a := mat.NewSymDense(cols, nil)
+	for k, alpha := range alphas {
+		a.CopySym(gram)
 		for j := 0; j < cols; j++ {
 			a.SetSym(j, j, a.At(j, j)+alpha)
 		}
-		var b mat.VecDense
-		b.MulVec(xc.T(), mat.NewVecDense(rows, yc))
 		var chol mat.Cholesky
 		var w mat.VecDense
 		if chol.Factorize(a) {
@@ -96,8 +112,19 @@ func fitRidge(alpha float64) fitter {
 		}
 		coef := make([]float64, cols)
 		copy(coef, w.RawVector().Data)
-		return linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}, nil
+		out[k] = linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}
 	}
+	return out, nil
+}
+
+// ridgeGroupFit fits the Ridge candidates of one group together (the
+// spec's fitGroup).
+func ridgeGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+	alphas, err := candidateSettings[float64](cands)
+	if err != nil {
+		return nil, err
+	}
+	return fitRidges(ctx, alphas, x, y)
 }
 
 // linearRegressionSpec is LinearRegression after PolynomialFeatures(2),
@@ -111,7 +138,7 @@ func ridgeSpec() modelSpec {
 	alphas := []float64{0.001, 0.005, 0.01, 0.1, 0.5, 1, 10, 20, 50, 100}
 	grid := make([]candidate, len(alphas))
 	for i, a := range alphas {
-		grid[i] = candidate{params: []param{{"ridge__alpha", a}}, fit: fitRidge(a)}
+		grid[i] = candidate{params: []param{{"ridge__alpha", a}}, fit: fitRidge(a), group: "ridge", settings: a}
 	}
-	return modelSpec{name: "Ridge Regression", poly: true, search: true, grid: grid}
+	return modelSpec{name: "Ridge Regression", poly: true, search: true, grid: grid, fitGroup: ridgeGroupFit}
 }
