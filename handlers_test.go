@@ -463,9 +463,21 @@ func TestEveryModelOnDegenerateData(t *testing.T) {
 // and RUXAILAB's batch of 180 samples). Rate limiting is off, so that every
 // request does its work.
 func BenchmarkLoopback(b *testing.B) {
+	for _, store := range []string{"disk", "memory"} {
+		b.Run("store="+store, func(b *testing.B) { benchmarkLoopback(b, store) })
+	}
+}
+
+// benchmarkLoopback runs BenchmarkLoopback's cases against the disk store
+// or, to show the server's own work apart from the disk, one in memory.
+func benchmarkLoopback(b *testing.B, store string) {
 	s := newTestServer(b, map[string]string{"RATELIMIT_ENABLED": "false"})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := newServer(s.cfg, serverDeps{store: s.store, hook: newWebhookNotifier("", log), limiter: s.limiter, work: s.work, log: log})
+	var st calibrationStore = s.store
+	if store == "memory" {
+		st = &memStore{}
+	}
+	h := newServer(s.cfg, serverDeps{store: st, hook: newWebhookNotifier("", log), limiter: s.limiter, work: s.work, log: log})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 1, DisableCompression: true}
