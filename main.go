@@ -23,6 +23,16 @@ import (
 )
 
 func main() {
+	// The live heap is small (tens of MB) and most requests allocate much
+	// more than they keep: a GC cycle at 5× the live heap instead of 2×
+	// costs a little memory and saves time on every calibration. The
+	// standard GOGC and GOMEMLIMIT variables still decide when set.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(1 << 30) // a soft bound: the GC runs sooner as the heap nears it
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	context.AfterFunc(ctx, stop) // after the first signal, a second one ends the process at once
