@@ -231,18 +231,3 @@ func (c clientIdentity) clientAddr(r *http.Request) netip.Addr {
 	}
 	return client
 }
-
-// networkOf names the network of addr as the store records who created a
-// calibration: its IPv4 /24 or IPv6 /48 ("" for an invalid address).
-func networkOf(addr netip.Addr) string {
-	addr = addr.Unmap()
-	bits := 48
-	if addr.Is4() {
-		bits = 24
-	}
-	p, err := addr.Prefix(bits)
-	if err != nil {
-		return ""
-	}
-	return p.String()
-}

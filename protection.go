@@ -1,8 +1,9 @@
 package main
 
 // Overwrite protection (PROTECT_CALIBRATIONS): a calibration id can be
-// replaced only from the client network that created it, so that a guessed
-// id cannot be taken over mid-study.
+// replaced only from the client network that created it (the rate
+// limiter's network: IPv4 /24, IPv6 /48 by default), so that a guessed id
+// cannot be taken over mid-study.
 
 import (
 	"errors"
@@ -24,7 +25,7 @@ type overwriteGuard struct {
 // release is called (after the save), so that two first saves cannot both
 // pass the check.
 func (g *overwriteGuard) claim(r *http.Request, store calibrationStore, id string, c *calibration) (release func(), err error) {
-	network := networkOf(g.identity.clientAddr(r))
+	network := g.identity.prefixOf(g.identity.clientAddr(r), levelNetwork)
 	c.Meta.Network = network
 	if !g.protect {
 		return func() {}, nil
