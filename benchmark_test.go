@@ -97,12 +97,6 @@ func TestBenchmarkBadInputs(t *testing.T) {
 	if rec := s.do(req, ""); rec.Code != 415 {
 		t.Errorf("text/csv: %d, want 415", rec.Code)
 	}
-	if rec := s.do(httptest.NewRequest("GET", "/api/session/benchmark", nil), ""); rec.Code != 405 || rec.Header().Get("Allow") != "POST, OPTIONS" {
-		t.Errorf("GET: %d Allow %q", rec.Code, rec.Header().Get("Allow"))
-	}
-	if rec := s.do(httptest.NewRequest("OPTIONS", "/api/session/benchmark", nil), ""); rec.Code != 204 {
-		t.Errorf("OPTIONS: %d, want 204", rec.Code)
-	}
 }
 
 func TestBenchmarkRateLimitedByDefaults(t *testing.T) {

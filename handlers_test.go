@@ -43,6 +43,9 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		{"GET", "/api/session/calib_validation", 405, "POST, OPTIONS"},
 		{"DELETE", "/api/session/batch_predict", 405, "POST, OPTIONS"},
 		{"POST", "/api/session/health", 405, "GET, HEAD, OPTIONS"},
+		{"POST", "/api/session/ready", 405, "GET, HEAD"},
+		{"GET", "/api/session/benchmark", 405, "POST, OPTIONS"},
+		{"GET", "/api/realtime-validation", 405, "POST, OPTIONS"},
 	}
 	for _, tc := range tests {
 		rec := s.do(httptest.NewRequest(tc.method, tc.path, nil), "")
@@ -56,6 +59,12 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 		}
 		if rec.Header().Get("Access-Control-Allow-Origin") != "*" {
 			t.Errorf("%s %s: no CORS header", tc.method, tc.path)
+		}
+	}
+	for _, path := range []string{"/api/session/health", "/api/session/calib_validation", "/api/session/batch_predict",
+		"/api/session/models", "/api/session/benchmark", "/api/realtime-validation"} {
+		if rec := s.do(httptest.NewRequest("OPTIONS", path, nil), ""); rec.Code != 204 {
+			t.Errorf("OPTIONS %s: %d, want 204", path, rec.Code)
 		}
 	}
 }

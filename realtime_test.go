@@ -98,12 +98,6 @@ func TestRealtimeValidationInputs(t *testing.T) {
 	if a.PointsCollected != 2 {
 		t.Errorf("%d points after two faces and an empty prediction, want 2", a.PointsCollected)
 	}
-	if rec := s.do(httptest.NewRequest("GET", "/api/realtime-validation", nil), ""); rec.Code != 405 || rec.Header().Get("Allow") != "POST, OPTIONS" {
-		t.Errorf("GET: %d Allow %q", rec.Code, rec.Header().Get("Allow"))
-	}
-	if rec := s.do(httptest.NewRequest("OPTIONS", "/api/realtime-validation", nil), ""); rec.Code != 204 {
-		t.Errorf("OPTIONS: %d, want 204", rec.Code)
-	}
 }
 
 func TestRealtimeValidationRateLimitedByDefaults(t *testing.T) {

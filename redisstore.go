@@ -188,17 +188,7 @@ func (s *redisStore) DeleteUser(userID string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var deleted []string
-	for _, id := range ids {
-		if m, err := s.Meta(id); err != nil || m.UserID != userID {
-			continue
-		}
-		if err := s.Delete(id); err != nil && !errors.Is(err, errCalibrationNotFound) {
-			return deleted, err
-		}
-		deleted = append(deleted, id)
-	}
-	return deleted, nil
+	return deleteUserOf(ids, userID, s.Meta, s.Delete)
 }
 
 // List returns up to limit calibrations after the id after, in id order.

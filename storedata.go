@@ -208,20 +208,27 @@ func (s *fileStore) dropSetAside(id string) error {
 	return syncDir(s.dir)
 }
 
-// DeleteUser deletes every calibration whose user_id is userID and returns
-// their ids.
+// DeleteUser deletes every calibration whose user_id is userID (expired
+// ones included) and returns their ids.
 func (s *fileStore) DeleteUser(userID string) ([]string, error) {
 	ids, err := s.ids()
 	if err != nil {
 		return nil, err
 	}
+	return deleteUserOf(ids, userID, s.Meta, s.Delete)
+}
+
+// deleteUserOf deletes, among ids, those whose metadata names userID (a
+// calibration not found but whose metadata was read, as an expired one, is
+// deleted too), and returns their ids.
+func deleteUserOf(ids []string, userID string, meta func(string) (calibrationMeta, error), del func(string) error) ([]string, error) {
 	var deleted []string
 	for _, id := range ids {
-		m, err := s.Meta(id)
+		m, err := meta(id)
 		if (err != nil && !errors.Is(err, errCalibrationNotFound)) || m.UserID != userID {
 			continue
 		}
-		if err := s.Delete(id); err != nil && !errors.Is(err, errCalibrationNotFound) {
+		if err := del(id); err != nil && !errors.Is(err, errCalibrationNotFound) {
 			return deleted, err
 		}
 		deleted = append(deleted, id)
