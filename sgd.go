@@ -111,6 +111,11 @@ type sgdFit struct {
 	err    error
 }
 
+// sgdWidth is the most columns an SGD fit takes: PolynomialFeatures(2) of
+// the two iris columns (1, a, b, a², ab, b²). Narrower rows are padded with
+// zeros, which leave their weights at 0 and every sum unchanged.
+const sgdWidth = 6
+
 // fitSGDTogether runs fitSGD for several parameter sets on the same rows in
 // lockstep: the epochs' shuffles depend only on the rows, so every fit sees
 // the same order, and each fit's arithmetic is exactly that of fitting it
@@ -126,6 +131,9 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 	if len(y) != rows {
 		return nil, fmt.Errorf("SGD: %d targets for %d rows", len(y), rows)
 	}
+	if cols > sgdWidth {
+		return nil, fmt.Errorf("SGD: %d columns, at most %d", cols, sgdWidth)
+	}
 	maxIter := 0
 	for _, p := range ps {
 		if p.maxIter < 1 || p.eta0 <= 0 || p.alpha < 0 {
@@ -139,16 +147,16 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 			return nil, fmt.Errorf("%w: row %d is not finite", errNotFittable, i)
 		}
 	}
-	// Penalty "l2": scikit-learn sets l1_ratio = 0 inside _plain_sgd.
-	const l1Ratio = 0
-	data := make([]float64, rows*cols) // the rows back to back, whatever x's stride
-	for i := 0; i < rows; i++ {
-		copy(data[i*cols:(i+1)*cols], raw.Data[i*raw.Stride:])
+	data := make([][sgdWidth]float64, rows) // the rows, zero-padded to sgdWidth
+	for i := range data {
+		copy(data[i][:], raw.Data[i*raw.Stride:i*raw.Stride+cols])
 	}
 	fits := make([]sgdFit, len(ps))
 	states := make([]sgdState, len(ps))
+	active := make([]*sgdState, len(ps)) // the fits still running
 	for m, p := range ps {
-		states[m] = sgdState{p: p, w: make([]float64, cols), bestLoss: math.Inf(1)}
+		states[m] = sgdState{p: p, fit: &fits[m], bestLoss: math.Inf(1)}
+		active[m] = &states[m]
 	}
 	order := make([]int32, rows)
 	for i := range order {
@@ -156,52 +164,29 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 	}
 	shuffler := rand.NewPCG(sgdSeed, uint64(rows))
 	t := 1.0
-	active := len(ps)
-	for epoch := 1; epoch <= maxIter && active > 0; epoch++ {
+	for epoch := 1; epoch <= maxIter && len(active) > 0; epoch++ {
 		if err := stopCause(ctx); err != nil {
 			return nil, err
 		}
 		shuffleIndices(order, shuffler)
-		for m := range states {
-			states[m].sumLoss = 0
+		for _, st := range active {
+			st.sumLoss = 0
 		}
 		for _, i := range order {
-			row := data[int(i)*cols : int(i)*cols+cols]
 			// invscaling: eta0 / t^0.25, as √√t (within an ulp of pow).
 			root := math.Sqrt(math.Sqrt(t))
-			for m := range states {
-				st := &states[m]
-				if st.done {
-					continue
-				}
-				w := st.w
-				row := row[:len(w)]
-				pred := st.intercept + pairwiseDot(w, row)
-				eta := st.p.eta0 / root
-				dloss := pred - y[i]
-				st.sumLoss += 0.5 * dloss * dloss
-				if dloss < -sgdMaxDLoss {
-					dloss = -sgdMaxDLoss
-				} else if dloss > sgdMaxDLoss {
-					dloss = sgdMaxDLoss
-				}
-				update := -eta * dloss
-				shrink := 1 - (1-l1Ratio)*eta*st.p.alpha
-				if shrink < 0 {
-					shrink = 0
-				}
-				for j, v := range row {
-					w[j] = w[j]*shrink + update*v
-				}
-				st.intercept += update
+			for _, st := range active {
+				st.step(&data[i], y[i], st.p.eta0/root)
 			}
 			t++
 		}
-		for m := range states {
-			if st := &states[m]; !st.done && st.endEpoch(epoch, rows, &fits[m]) {
-				active--
+		running := active[:0]
+		for _, st := range active {
+			if !st.endEpoch(epoch, rows, cols) {
+				running = append(running, st)
 			}
 		}
+		active = running
 	}
 	return fits, nil
 }
@@ -209,22 +194,44 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 // sgdState is one fit of fitSGDTogether between epochs.
 type sgdState struct {
 	p             sgdParams
-	w             []float64
+	w             [sgdWidth]float64
 	intercept     float64
 	bestLoss      float64
 	sumLoss       float64 // the epoch's loss so far
 	noImprovement int     // epochs in a row without improvement
-	done          bool
+	fit           *sgdFit // where the outcome goes
+}
+
+// step is _plain_sgd's update for one row x with target y at learning rate
+// eta (the penalty "l2", so l1_ratio is 0): p = w·x + b summed in two
+// interleaved halves, the squared loss ½(p − y)² added to the epoch's sum,
+// the gradient p − y clipped to ±MAX_DLOSS, w shrunk by max(0, 1 − η·α),
+// then w += −η·(p − y)·x and b += −η·(p − y).
+func (st *sgdState) step(x *[sgdWidth]float64, y, eta float64) {
+	w := &st.w
+	even := w[0]*x[0] + w[2]*x[2] + w[4]*x[4]
+	odd := w[1]*x[1] + w[3]*x[3] + w[5]*x[5]
+	dloss := st.intercept + (even + odd) - y
+	st.sumLoss += 0.5 * dloss * dloss
+	dloss = min(max(dloss, -sgdMaxDLoss), sgdMaxDLoss)
+	update := -eta * dloss
+	shrink := max(1-eta*st.p.alpha, 0)
+	for j, v := range x {
+		w[j] = w[j]*shrink + update*v
+	}
+	st.intercept += update
 }
 
 // endEpoch is _plain_sgd's end-of-epoch bookkeeping for one fit: it stops
 // the fit after max_iter epochs, on overflow (fit.err), or after
 // n_iter_no_change epochs whose loss sum did not fall below best_loss −
-// tol·rows, and then sets fit.model. It reports whether the fit stopped.
-func (st *sgdState) endEpoch(epoch, rows int, fit *sgdFit) bool {
+// tol·rows, and then sets fit.model (its first cols weights). It reports
+// whether the fit stopped.
+func (st *sgdState) endEpoch(epoch, rows, cols int) bool {
+	fit := st.fit
 	fit.epochs = epoch
 	stop := epoch >= st.p.maxIter
-	if !isFinite(st.intercept) || !allFiniteValues(st.w) {
+	if !isFinite(st.intercept) || !allFiniteValues(st.w[:]) {
 		fit.err = fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epoch)
 		stop = true
 	}
@@ -237,11 +244,8 @@ func (st *sgdState) endEpoch(epoch, rows int, fit *sgdFit) bool {
 	if st.noImprovement >= sgdNoChangeLimit {
 		stop = true
 	}
-	if stop {
-		st.done = true
-		if fit.err == nil {
-			fit.model = linearModel{coef: st.w, intercept: st.intercept}
-		}
+	if stop && fit.err == nil {
+		fit.model = linearModel{coef: append([]float64(nil), st.w[:cols]...), intercept: st.intercept}
 	}
 	return stop
 }
