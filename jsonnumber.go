@@ -107,3 +107,97 @@ func parseDecimalExact(s []byte) (v float64, ok bool) {
 	}
 	return v, true
 }
+
+// pow10 holds 10^k for k = 0 … 22, the powers of ten a float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// scanNumber reads the JSON number starting at data[i] in one pass: its
+// grammar checked as jsonNumberEnd checks it (end and ok are what
+// jsonNumberEnd returns) and, when ok, its value, bit for bit what
+// strconv.ParseFloat gives (±Inf beyond float64's range). Most numbers take
+// Clinger's fast path: a decimal m·10^e with m < 2^53 and |e| ≤ 22 is one
+// exact integer times or divided by one exact power of ten, so the single
+// rounding of that operation is the correctly rounded value. Longer ones
+// go to parseDecimalExact, then to strconv.ParseFloat.
+func scanNumber(data []byte, i int) (v float64, end int, ok bool) {
+	start := i
+	neg := i < len(data) && data[i] == '-'
+	if neg {
+		i++
+	}
+	var mant uint64 // the significant digits read so far, at most 19
+	digits, exp10 := 0, 0
+	exact := true // mant holds every significant digit
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && data[i] >= '1' && data[i] <= '9':
+		for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
+			if digits == 19 {
+				exact = false
+				continue
+			}
+			mant = mant*10 + uint64(data[i]-'0')
+			digits++
+		}
+	default:
+		return 0, i, false
+	}
+	if i < len(data) && data[i] == '.' {
+		i++
+		first := i
+		for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
+			switch d := data[i] - '0'; {
+			case digits == 19:
+				exact = false
+			case mant == 0 && d == 0: // a leading zero
+				exp10--
+			default:
+				mant = mant*10 + uint64(d)
+				digits++
+				exp10--
+			}
+		}
+		if i == first {
+			return 0, i, false
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		i++
+		sign := 1
+		if i < len(data) && (data[i] == '+' || data[i] == '-') {
+			if data[i] == '-' {
+				sign = -1
+			}
+			i++
+		}
+		first, e := i, 0
+		for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
+			if e < 100000 {
+				e = e*10 + int(data[i]-'0')
+			}
+		}
+		if i == first {
+			return 0, i, false
+		}
+		exp10 += sign * e
+	}
+	if exact && mant < 1<<53 && exp10 >= -22 && exp10 <= 22 {
+		v = float64(mant)
+		if exp10 > 0 {
+			v *= pow10[exp10]
+		} else if exp10 < 0 {
+			v /= pow10[-exp10]
+		}
+		if neg {
+			v = -v
+		}
+		return v, i, true
+	}
+	if v, ok := parseDecimalExact(data[start:i]); ok {
+		return v, i, true
+	}
+	v, _ = strconv.ParseFloat(string(data[start:i]), 64) // the grammar is checked: only a range error remains, with ±Inf or ±0
+	return v, i, true
+}

@@ -12,7 +12,11 @@ import (
 // encodeBatchResponse writes the JSON array of predictions, echoing the
 // screen size and each timestamp as sent (null when absent).
 func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
-	b := make([]byte, 0, 128*len(xs)+2)
+	size := 2 // the answer's exact length but for the floats, counted at their longest (24 bytes)
+	for _, ts := range p.timestamps {
+		size += len(`{"predicted_x":,"predicted_y":,"screen_height":,"screen_width":,"timestamp":},`) + 2*24 + len(p.rawHeight) + len(p.rawWidth) + max(len(ts), len("null"))
+	}
+	b := make([]byte, 0, size)
 	b = append(b, '[')
 	for i := range xs {
 		if i > 0 {

@@ -24,11 +24,18 @@ type batchRequest struct {
 	ScreenHeight     json.RawMessage
 	IrisTrackingData json.RawMessage
 	Estimator        json.RawMessage
+
+	// samples is IrisTrackingData decoded while splitting, when the
+	// splitter was given its spec and the member decoded without error.
+	samples *sampleArray
 }
 
 // decodeBatchObject splits the top-level JSON object into its members
-// without decoding them (other members are skipped).
-func decodeBatchObject(body []byte, req *batchRequest) error {
+// without decoding them (other members are skipped), except that with a
+// non-nil spec the iris_tracking_data member is also decoded in the same
+// pass when it can be (req.samples); when it cannot, it is only split, and
+// decoding it again later reports the error in its turn.
+func decodeBatchObject(body []byte, req *batchRequest, samples *sampleSpec) error {
 	notObject := func() error {
 		return &apiError{Status: http.StatusBadRequest, Message: "body must be a JSON object with calib_id, screen_width, screen_height and iris_tracking_data"}
 	}
@@ -53,7 +60,15 @@ func decodeBatchObject(body []byte, req *batchRequest) error {
 		}
 		p.skipSpace()
 		start := p.pos
-		if !p.skipValue() {
+		var decoded *sampleArray
+		if samples != nil && string(key) == "iris_tracking_data" {
+			if arr, err := p.sampleArray(*samples); err == nil {
+				decoded = &arr
+			} else {
+				p.pos = start
+			}
+		}
+		if decoded == nil && !p.skipValue() {
 			return &apiError{Status: http.StatusBadRequest, Field: string(key), Message: fmt.Sprintf("is not valid JSON near byte %d", p.pos)}
 		}
 		value := json.RawMessage(body[start:p.pos])
@@ -65,7 +80,7 @@ func decodeBatchObject(body []byte, req *batchRequest) error {
 		case "screen_height":
 			req.ScreenHeight = value
 		case "iris_tracking_data":
-			req.IrisTrackingData = value
+			req.IrisTrackingData, req.samples = value, decoded
 		case "estimator":
 			req.Estimator = value
 		}
@@ -97,12 +112,16 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 			return parsedBatch{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}
 		}
 	}
-	body, err := readChunked(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		return parsedBatch{}, bodyError(err, "reading the body")
 	}
+	irisSpec := sampleSpec{
+		field: "iris_tracking_data", keys: irisKeyList, passThrough: "timestamp",
+		maxLen: lim.maxSamples, maxAbs: lim.maxCoordinate,
+	}
 	var req batchRequest
-	if err := decodeBatchObject(body, &req); err != nil {
+	if err := decodeBatchObject(body, &req, &irisSpec); err != nil {
 		return parsedBatch{}, err
 	}
 	var p parsedBatch
@@ -136,13 +155,14 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 	if len(req.IrisTrackingData) == 0 || string(req.IrisTrackingData) == "null" {
 		return p, badField("iris_tracking_data", "is required: an array of iris samples")
 	}
-	arr, err := decodeSampleArray(req.IrisTrackingData, sampleSpec{
-		field: "iris_tracking_data", keys: irisKeyList, passThrough: "timestamp",
-		maxLen: lim.maxSamples, maxAbs: lim.maxCoordinate,
-	})
-	if err != nil {
-		return p, err
+	if req.samples == nil { // not decoded while splitting: this reports why
+		arr, err := decodeSampleArray(req.IrisTrackingData, irisSpec)
+		if err != nil {
+			return p, err
+		}
+		req.samples = &arr
 	}
+	arr := *req.samples
 	if len(arr.values) == 0 {
 		return p, badField("iris_tracking_data", "must not be empty")
 	}

@@ -4,6 +4,7 @@ package main
 // sample and names the first bad one, without reflection.
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -34,6 +35,17 @@ type sampleSpec struct {
 // field, and for a bad element its index and key.
 func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 	p := jsonScanner{data: data}
+	out, err := p.sampleArray(spec)
+	if err != nil {
+		return sampleArray{}, err
+	}
+	return out, p.end(spec.field)
+}
+
+// sampleArray is decodeSampleArray for the array starting at p.pos (after
+// white space); it stops after the array's closing bracket.
+func (p *jsonScanner) sampleArray(spec sampleSpec) (sampleArray, error) {
+	data := p.data
 	var out sampleArray
 	fail := func(format string, args ...any) (sampleArray, error) {
 		return sampleArray{}, badField(spec.field, format, args...)
@@ -44,7 +56,14 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 	}
 	p.skipSpace()
 	if p.consume(']') {
-		return out, p.end(spec.field)
+		return out, nil
+	}
+	// Room for as many samples as the rest holds objects (up to the limit),
+	// counted at memory speed, so that the slices are allocated once.
+	size := min(bytes.Count(data[p.pos:], []byte{'{'}), spec.maxLen)
+	out.values = make([][6]float64, 0, size)
+	if spec.passThrough != "" {
+		out.raw = make([]json.RawMessage, 0, size)
 	}
 	for i := 0; ; i++ {
 		if i >= spec.maxLen {
@@ -78,22 +97,30 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 					}
 				}
 				start := p.pos
-				if !p.skipValue() {
-					return fail("is not valid JSON near byte %d", p.pos)
-				}
-				token := data[start:p.pos]
-				switch {
-				case idx >= 0:
-					v, ok := parseNumberToken(token)
-					if !ok {
-						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(token), 40))
-					}
-					if spec.maxAbs > 0 && math.Abs(v) > spec.maxAbs {
+				if idx >= 0 && p.pos < len(data) && (data[p.pos] == '-' || data[p.pos] >= '0' && data[p.pos] <= '9') {
+					// A wanted number: its grammar and value in one pass.
+					v, end, ok := scanNumber(data, p.pos)
+					p.pos = end
+					switch {
+					case !ok:
+						return fail("is not valid JSON near byte %d", p.pos)
+					case !isFinite(v):
+						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(data[start:end]), 40))
+					case spec.maxAbs > 0 && math.Abs(v) > spec.maxAbs:
 						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "%g is outside ±%g", v, spec.maxAbs)
 					}
 					vals[idx], seen[idx] = v, true
-				case spec.passThrough != "" && string(key) == spec.passThrough:
-					raw = json.RawMessage(token)
+				} else {
+					if !p.skipValue() {
+						return fail("is not valid JSON near byte %d", p.pos)
+					}
+					token := data[start:p.pos]
+					switch {
+					case idx >= 0:
+						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(token), 40))
+					case spec.passThrough != "" && string(key) == spec.passThrough:
+						raw = json.RawMessage(token)
+					}
 				}
 				p.skipSpace()
 				if p.consume(',') {
@@ -119,7 +146,7 @@ func decodeSampleArray(data []byte, spec sampleSpec) (sampleArray, error) {
 			continue
 		}
 		if p.consume(']') {
-			return out, p.end(spec.field)
+			return out, nil
 		}
 		return fail("is not valid JSON near byte %d", p.pos)
 	}
@@ -163,59 +190,74 @@ func (p *jsonScanner) end(field string) error {
 // value is the input's own bytes (no copy); compare it as string(key).
 func (p *jsonScanner) readKey() ([]byte, bool) {
 	start := p.pos
-	if !p.skipString() {
+	escaped, ok := p.scanString()
+	if !ok {
 		return nil, false
 	}
 	tok := p.data[start:p.pos]
-	inner := tok[1 : len(tok)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			var s string
-			if json.Unmarshal(tok, &s) != nil {
-				return nil, false
-			}
-			return []byte(s), true
+	if escaped {
+		var s string
+		if json.Unmarshal(tok, &s) != nil {
+			return nil, false
 		}
+		return []byte(s), true
 	}
-	return inner, true
+	return tok[1 : len(tok)-1], true
 }
 
 // skipString moves past a JSON string starting at pos.
 func (p *jsonScanner) skipString() bool {
+	_, ok := p.scanString()
+	return ok
+}
+
+// scanString moves past a JSON string starting at pos, checking its
+// escapes and that it holds no control character; escaped reports whether
+// it has a backslash escape.
+func (p *jsonScanner) scanString() (escaped, ok bool) {
 	if !p.consume('"') {
-		return false
+		return false, false
 	}
-	for p.pos < len(p.data) {
-		c := p.data[p.pos]
-		p.pos++
+	data := p.data
+	for {
+		i := p.pos
+		for i < len(data) && data[i] != '"' && data[i] != '\\' && data[i] >= 0x20 {
+			i++
+		}
+		if i >= len(data) {
+			p.pos = i
+			return escaped, false
+		}
+		c := data[i]
+		p.pos = i + 1
 		switch {
 		case c == '"':
-			return true
-		case c == '\\':
-			if p.pos >= len(p.data) {
-				return false
-			}
-			switch p.data[p.pos] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				p.pos++
-			case 'u':
-				if len(p.data)-p.pos < 5 {
-					return false
-				}
-				for _, h := range p.data[p.pos+1 : p.pos+5] {
-					if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
-						return false
-					}
-				}
-				p.pos += 5
-			default:
-				return false
-			}
+			return escaped, true
 		case c < 0x20:
-			return false
+			return escaped, false
+		}
+		// A backslash escape.
+		escaped = true
+		if p.pos >= len(data) {
+			return escaped, false
+		}
+		switch data[p.pos] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			p.pos++
+		case 'u':
+			if len(data)-p.pos < 5 {
+				return escaped, false
+			}
+			for _, h := range data[p.pos+1 : p.pos+5] {
+				if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+					return escaped, false
+				}
+			}
+			p.pos += 5
+		default:
+			return escaped, false
 		}
 	}
-	return false
 }
 
 // skipValue moves past one JSON value of any kind. Open containers are kept

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -45,7 +46,7 @@ func FuzzBatchJSON(f *testing.F) {
 		// with the last of repeated members kept.
 		var members map[string]json.RawMessage
 		var obj batchRequest
-		objErr := decodeBatchObject(body, &obj)
+		objErr := decodeBatchObject(body, &obj, nil)
 		if json.Unmarshal(body, &members) == nil && members != nil {
 			if objErr != nil {
 				t.Fatalf("decodeBatchObject refused a JSON object: %v", objErr)
@@ -55,6 +56,23 @@ func FuzzBatchJSON(f *testing.F) {
 				if want := members[name]; !bytes.Equal(bytes.TrimSpace(got), bytes.TrimSpace(want)) {
 					t.Fatalf("member %s: got %q, encoding/json %q", name, got, want)
 				}
+			}
+		}
+
+		// Decoding iris_tracking_data while splitting gives what decoding
+		// the split member gives.
+		spec := sampleSpec{field: "iris_tracking_data", keys: irisKeyList, passThrough: "timestamp", maxLen: lim.maxSamples, maxAbs: lim.maxCoordinate}
+		var inPlace batchRequest
+		if err := decodeBatchObject(body, &inPlace, &spec); (err == nil) != (objErr == nil) {
+			t.Fatalf("splitting with the sample spec: %v, without: %v", err, objErr)
+		}
+		if inPlace.samples != nil {
+			want, err := decodeSampleArray(inPlace.IrisTrackingData, spec)
+			if err != nil {
+				t.Fatalf("decoded while splitting, but alone: %v", err)
+			}
+			if !reflect.DeepEqual(*inPlace.samples, want) {
+				t.Fatalf("decoded while splitting %v, alone %v", *inPlace.samples, want)
 			}
 		}
 
