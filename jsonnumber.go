@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -14,28 +15,8 @@ import (
 // anything else (strings, null, NaN spelled out, missing).
 func parseJSONNumber(raw json.RawMessage) (float64, bool) {
 	raw = bytes.TrimSpace(raw)
-	if end, ok := jsonNumberEnd(raw, 0); !ok || end != len(raw) {
-		return 0, false
-	}
-	if v, ok := parseDecimalExact(raw); ok {
-		return v, true
-	}
-	v, err := strconv.ParseFloat(string(raw), 64)
-	return v, err == nil && isFinite(v)
-}
-
-// parseNumberToken parses a value the scanner has already read whole: a
-// finite JSON number (its syntax checked by skipNumber), or ok false for
-// any other value. It skips parseJSONNumber's second syntax check.
-func parseNumberToken(token []byte) (float64, bool) {
-	if len(token) == 0 || (token[0] != '-' && (token[0] < '0' || token[0] > '9')) {
-		return 0, false
-	}
-	if v, ok := parseDecimalExact(token); ok {
-		return v, true
-	}
-	v, err := strconv.ParseFloat(string(token), 64)
-	return v, err == nil && isFinite(v)
+	v, end, ok := scanNumber(raw, 0)
+	return v, ok && end == len(raw) && isFinite(v)
 }
 
 // parseNumberOrNumericString parses a field that the clients send as a
@@ -62,50 +43,28 @@ var pow5 = func() (p [20]uint64) {
 	return p
 }()
 
-// parseDecimalExact converts a well-formed JSON number without exponent
-// whose value is a short binary fraction — I + G/2^k with I·2^k + G < 2^53,
-// which covers float32 face-mesh coordinates printed in full and integer or
-// quarter-pixel targets — exactly, with integer arithmetic. Such decimals
-// are the slow case of strconv.ParseFloat (exactly representable values
-// defeat its fast algorithm). ok is false for anything else, and the caller
-// falls back to strconv.ParseFloat; where ok is true the result is the
-// correctly rounded (here: exact) value, bit for bit what ParseFloat gives.
-func parseDecimalExact(s []byte) (v float64, ok bool) {
-	neg := len(s) > 0 && s[0] == '-'
-	if neg {
-		s = s[1:]
+// pow10u holds 10^k for k = 0 … 19, the powers of ten a uint64 holds.
+var pow10u = func() (p [20]uint64) {
+	p[0] = 1
+	for k := 1; k < len(p); k++ {
+		p[k] = p[k-1] * 10
 	}
-	var ip uint64
-	i := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		if i >= 15 {
-			return 0, false
-		}
-		ip = ip*10 + uint64(s[i]-'0')
-	}
-	var frac uint64
-	k := 0
-	if i < len(s) && s[i] == '.' {
-		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-			if k >= 19 {
-				return 0, false
-			}
-			frac = frac*10 + uint64(s[i]-'0')
-			k++
-		}
-	}
-	if i != len(s) || frac%pow5[k] != 0 { // an exponent, or not a binary fraction
-		return 0, false
-	}
-	g := frac / pow5[k] // value = ip + g/2^k, g < 2^k
-	if ip >= 1<<(53-k) {
-		return 0, false
-	}
-	v = float64(ip<<k+g) / float64(uint64(1)<<k) // both exact, and so is the quotient
-	if neg {
-		v = -v
-	}
-	return v, true
+	return p
+}()
+
+// eightDigits reports whether the eight bytes of chunk (little-endian) are
+// all ASCII digits.
+func eightDigits(chunk uint64) bool {
+	return (chunk&0xF0F0F0F0F0F0F0F0)|(((chunk+0x0606060606060606)&0xF0F0F0F0F0F0F0F0)>>4) == 0x3333333333333333
+}
+
+// parseEightDigits returns the value of eight ASCII digits read
+// little-endian into chunk (the first digit in the low byte), combining
+// pairs, then quads, then the two halves with one multiplication each.
+func parseEightDigits(chunk uint64) uint64 {
+	chunk = (chunk & 0x0F0F0F0F0F0F0F0F) * 2561 >> 8
+	chunk = (chunk & 0x00FF00FF00FF00FF) * 6553601 >> 16
+	return (chunk & 0x0000FFFF0000FFFF) * 42949672960001 >> 32
 }
 
 // pow10 holds 10^k for k = 0 … 22, the powers of ten a float64 holds exactly.
@@ -119,7 +78,10 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // Clinger's fast path: a decimal m·10^e with m < 2^53 and |e| ≤ 22 is one
 // exact integer times or divided by one exact power of ten, so the single
 // rounding of that operation is the correctly rounded value. Longer ones
-// go to parseDecimalExact, then to strconv.ParseFloat.
+// that are short binary fractions — I + G/2^k with I·2^k + G < 2^53, such
+// as float32 face-mesh coordinates printed in full — are converted exactly
+// with integer arithmetic (exactly representable values are the slow case
+// of strconv.ParseFloat); the rest go to strconv.ParseFloat.
 func scanNumber(data []byte, i int) (v float64, end int, ok bool) {
 	start := i
 	neg := i < len(data) && data[i] == '-'
@@ -147,6 +109,17 @@ func scanNumber(data []byte, i int) (v float64, end int, ok bool) {
 	if i < len(data) && data[i] == '.' {
 		i++
 		first := i
+		// Eight digits at a time while they fit in mant's 19.
+		for mant != 0 && digits <= 11 && len(data)-i >= 8 {
+			chunk := binary.LittleEndian.Uint64(data[i:])
+			if !eightDigits(chunk) {
+				break
+			}
+			mant = mant*100000000 + parseEightDigits(chunk)
+			digits += 8
+			exp10 -= 8
+			i += 8
+		}
 		for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
 			switch d := data[i] - '0'; {
 			case digits == 19:
@@ -195,8 +168,19 @@ func scanNumber(data []byte, i int) (v float64, end int, ok bool) {
 		}
 		return v, i, true
 	}
-	if v, ok := parseDecimalExact(data[start:i]); ok {
-		return v, i, true
+	if exact && exp10 < 0 && exp10 >= -19 {
+		// mant/10^k = ip + frac/10^k is the binary fraction ip + g/2^k
+		// when frac is a multiple of 5^k (g = frac/5^k), exact in a float64
+		// when ip·2^k + g < 2^53.
+		k := -exp10
+		ip, frac := mant/pow10u[k], mant%pow10u[k]
+		if frac%pow5[k] == 0 && ip < 1<<(53-k) {
+			v = float64(ip<<k+frac/pow5[k]) / float64(uint64(1)<<k)
+			if neg {
+				v = -v
+			}
+			return v, i, true
+		}
 	}
 	v, _ = strconv.ParseFloat(string(data[start:i]), 64) // the grammar is checked: only a range error remains, with ±Inf or ±0
 	return v, i, true

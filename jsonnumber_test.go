@@ -9,38 +9,6 @@ import (
 	"testing"
 )
 
-// TestParseDecimalExactMatchesParseFloat: wherever the exact fast path
-// answers, it answers what strconv.ParseFloat does, bit for bit.
-func TestParseDecimalExactMatchesParseFloat(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	var inputs []string
-	for i := 0; i < 200000; i++ {
-		f32 := float32(rng.Float64() * 2000)
-		inputs = append(inputs,
-			strconv.FormatFloat(float64(f32), 'f', -1, 64), // a face-mesh coordinate as the browser prints it
-			strconv.FormatFloat(float64(rng.IntN(4000))/4, 'f', -1, 64),
-			strconv.FormatFloat(rng.NormFloat64()*1e3, 'f', -1, 64),
-			strconv.FormatFloat(float64(rng.Uint64()>>rng.IntN(64)), 'f', 1, 64),
-			"-"+strconv.FormatFloat(float64(f32), 'f', -1, 64))
-	}
-	inputs = append(inputs, "0", "-0", "0.0", "-0.0", "50.0", "373.75", "0.1", "1e5", "123456789012345.5", "9007199254740991", "9007199254740993", "0.0000000000000000001")
-	fast := 0
-	for _, in := range inputs {
-		got, ok := parseDecimalExact([]byte(in))
-		if !ok {
-			continue
-		}
-		fast++
-		want, err := strconv.ParseFloat(in, 64)
-		if err != nil || math.Float64bits(got) != math.Float64bits(want) {
-			t.Fatalf("%q: fast %v (%x), ParseFloat %v (%x) %v", in, got, math.Float64bits(got), want, math.Float64bits(want), err)
-		}
-	}
-	if fast < len(inputs)/3 {
-		t.Fatalf("the fast path answered only %d of %d inputs", fast, len(inputs))
-	}
-}
-
 // TestScanNumberMatchesParseFloat: scanNumber ends where jsonNumberEnd
 // ends, agrees on the grammar, and gives strconv.ParseFloat's value bit for
 // bit, on browser-printed coordinates, long, tiny, huge and malformed
@@ -48,7 +16,7 @@ func TestParseDecimalExactMatchesParseFloat(t *testing.T) {
 func TestScanNumberMatchesParseFloat(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	inputs := []string{"0", "-0", "0.0", "-0.0", "50.0", "373.75", "0.1", "1e5", "1E+5", "1e-5", "-2.5e-3",
-		"123456789012345.5", "9007199254740991", "9007199254740993", "9007199254740992.5", "0.0000000000000000001",
+		"123456789012345.5", "-0.000000000000000000000000001", "0.0000000000000000000000000000001", "9007199254740991", "9007199254740993", "9007199254740992.5", "0.0000000000000000001",
 		"12345678901234567890123", "1.00000000000000000000000001", "0.30000000000000004", "1e22", "1e23", "1e-22",
 		"4.9e-324", "2e-324", "1e-400", "1.7976931348623157e308", "1.8e308", "1e400", "-1e400", "585.34674072265625",
 		"", "-", "01", "1.", ".5", "1e", "1e+", "-.5", "1.5e3x", "2,", "3]", "00", "-01", "1ee5", "+1", "0x10"}

@@ -78,24 +78,34 @@ func (p *jsonScanner) sampleArray(spec sampleSpec) (sampleArray, error) {
 		var raw json.RawMessage
 		p.skipSpace()
 		if !p.consume('}') {
+			guess := 0 // the wanted key expected next: the one after the last found
 			for {
 				p.skipSpace()
-				key, ok := p.readKey()
-				if !ok {
-					return fail("is not valid JSON near byte %d", p.pos)
+				var key []byte
+				idx := -1
+				if guess < len(spec.keys) && quotedAt(data, p.pos, spec.keys[guess]) {
+					key, idx = data[p.pos+1:p.pos+1+len(spec.keys[guess])], guess
+					p.pos += len(spec.keys[guess]) + 2
+				} else {
+					var ok bool
+					if key, ok = p.readKey(); !ok {
+						return fail("is not valid JSON near byte %d", p.pos)
+					}
+					for j, k := range spec.keys {
+						if k == string(key) {
+							idx = j
+							break
+						}
+					}
+				}
+				if idx >= 0 {
+					guess = idx + 1
 				}
 				p.skipSpace()
 				if !p.consume(':') {
 					return fail("is not valid JSON near byte %d", p.pos)
 				}
 				p.skipSpace()
-				idx := -1
-				for j, k := range spec.keys {
-					if k == string(key) {
-						idx = j
-						break
-					}
-				}
 				start := p.pos
 				if idx >= 0 && p.pos < len(data) && (data[p.pos] == '-' || data[p.pos] >= '0' && data[p.pos] <= '9') {
 					// A wanted number: its grammar and value in one pass.
@@ -150,6 +160,12 @@ func (p *jsonScanner) sampleArray(spec sampleSpec) (sampleArray, error) {
 		}
 		return fail("is not valid JSON near byte %d", p.pos)
 	}
+}
+
+// quotedAt reports whether data holds the JSON string "key" at i, written
+// without escapes (key holds no quote, backslash or control character).
+func quotedAt(data []byte, i int, key string) bool {
+	return len(data)-i >= len(key)+2 && data[i] == '"' && data[i+1+len(key)] == '"' && string(data[i+1:i+1+len(key)]) == key
 }
 
 // jsonScanner walks JSON text.
