@@ -119,8 +119,9 @@ const sgdWidth = 6
 // fitSGDTogether runs fitSGD for several parameter sets on the same rows in
 // lockstep: the epochs' shuffles depend only on the rows, so every fit sees
 // the same order, and each fit's arithmetic is exactly that of fitting it
-// alone. Interleaving independent fits lets the processor overlap their
-// dependency chains. The error is for input no fit can use; a fit that
+// alone. The fits go two to a pair (sgdEpoch updates both lanes of a pair
+// with one packed instruction on amd64), and independent pairs let the
+// processor overlap their dependency chains. The error is for input no fit can use; a fit that
 // overflows carries its own; a stopped ctx ends every fit with
 // stopCause(ctx) as the error (checked once per epoch).
 func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error) {
@@ -153,99 +154,83 @@ func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float
 	}
 	fits := make([]sgdFit, len(ps))
 	states := make([]sgdState, len(ps))
-	active := make([]*sgdState, len(ps)) // the fits still running
+	pairs := make([]sgdPair, (len(ps)+1)/2) // fit m is lane m%2 of pair m/2; a spare lane stays idle
 	for m, p := range ps {
-		states[m] = sgdState{p: p, fit: &fits[m], bestLoss: math.Inf(1)}
-		active[m] = &states[m]
+		states[m] = sgdState{p: p, fit: &fits[m], bestLoss: math.Inf(1), pair: m / 2, lane: m % 2}
+		pairs[m/2].eta0[m%2], pairs[m/2].alpha[m%2] = p.eta0, p.alpha
 	}
+	active := len(ps)
 	order := make([]int32, rows)
 	for i := range order {
 		order[i] = int32(i)
 	}
 	shuffler := rand.NewPCG(sgdSeed, uint64(rows))
 	t := 1.0
-	for epoch := 1; epoch <= maxIter && len(active) > 0; epoch++ {
+	for epoch := 1; epoch <= maxIter && active > 0; epoch++ {
 		if err := stopCause(ctx); err != nil {
 			return nil, err
 		}
 		shuffleIndices(order, shuffler)
-		for _, st := range active {
-			st.sumLoss = 0
+		for p := range pairs {
+			pairs[p].loss = [2]float64{}
 		}
-		for _, i := range order {
-			// invscaling: eta0 / t^0.25, as √√t (within an ulp of pow).
-			root := math.Sqrt(math.Sqrt(t))
-			for _, st := range active {
-				st.step(&data[i], y[i], st.p.eta0/root)
-			}
-			t++
-		}
-		running := active[:0]
-		for _, st := range active {
-			if !st.endEpoch(epoch, rows, cols) {
-				running = append(running, st)
+		t = sgdEpoch(pairs, order, data, y, t)
+		for m := range states {
+			if st := &states[m]; !st.done && st.endEpoch(epoch, rows, cols, &pairs[st.pair]) {
+				active--
 			}
 		}
-		active = running
 	}
 	return fits, nil
 }
 
-// sgdState is one fit of fitSGDTogether between epochs.
+// sgdState is the bookkeeping of one fit of fitSGDTogether between epochs;
+// its weights, intercept and loss sum are its lane of pairs[pair].
 type sgdState struct {
 	p             sgdParams
-	w             [sgdWidth]float64
-	intercept     float64
+	pair, lane    int
 	bestLoss      float64
-	sumLoss       float64 // the epoch's loss so far
 	noImprovement int     // epochs in a row without improvement
+	done          bool    // stopped: its lane is idle
 	fit           *sgdFit // where the outcome goes
 }
 
-// step is _plain_sgd's update for one row x with target y at learning rate
-// eta (the penalty "l2", so l1_ratio is 0): p = w·x + b summed in two
-// interleaved halves, the squared loss ½(p − y)² added to the epoch's sum,
-// the gradient p − y clipped to ±MAX_DLOSS, w shrunk by max(0, 1 − η·α),
-// then w += −η·(p − y)·x and b += −η·(p − y).
-func (st *sgdState) step(x *[sgdWidth]float64, y, eta float64) {
-	w := &st.w
-	even := w[0]*x[0] + w[2]*x[2] + w[4]*x[4]
-	odd := w[1]*x[1] + w[3]*x[3] + w[5]*x[5]
-	dloss := st.intercept + (even + odd) - y
-	st.sumLoss += 0.5 * dloss * dloss
-	dloss = min(max(dloss, -sgdMaxDLoss), sgdMaxDLoss)
-	update := -eta * dloss
-	shrink := max(1-eta*st.p.alpha, 0)
-	for j, v := range x {
-		w[j] = w[j]*shrink + update*v
-	}
-	st.intercept += update
-}
-
-// endEpoch is _plain_sgd's end-of-epoch bookkeeping for one fit: it stops
-// the fit after max_iter epochs, on overflow (fit.err), or after
-// n_iter_no_change epochs whose loss sum did not fall below best_loss −
-// tol·rows, and then sets fit.model (its first cols weights). It reports
-// whether the fit stopped.
-func (st *sgdState) endEpoch(epoch, rows, cols int) bool {
-	fit := st.fit
+// endEpoch is _plain_sgd's end-of-epoch bookkeeping for one fit, whose
+// lane of pair holds its state: it stops the fit after max_iter epochs, on
+// overflow (fit.err), or after n_iter_no_change epochs whose loss sum did
+// not fall below best_loss − tol·rows, and then sets fit.model (its first
+// cols weights) and idles its lane. It reports whether the fit stopped.
+func (st *sgdState) endEpoch(epoch, rows, cols int, pair *sgdPair) bool {
+	l, fit := st.lane, st.fit
 	fit.epochs = epoch
 	stop := epoch >= st.p.maxIter
-	if !isFinite(st.intercept) || !allFiniteValues(st.w[:]) {
+	w := make([]float64, cols)
+	for j := range w {
+		w[j] = pair.w[j][l]
+	}
+	if !isFinite(pair.b[l]) || !allFiniteValues(w) {
 		fit.err = fmt.Errorf("%w: SGD overflowed at epoch %d; scaling the input may help", errNotFittable, epoch)
 		stop = true
 	}
-	if st.sumLoss > st.bestLoss-sgdTol*float64(rows) {
+	sumLoss := pair.loss[l]
+	if sumLoss > st.bestLoss-sgdTol*float64(rows) {
 		st.noImprovement++
 	} else {
 		st.noImprovement = 0
 	}
-	st.bestLoss = math.Min(st.bestLoss, st.sumLoss)
+	st.bestLoss = math.Min(st.bestLoss, sumLoss)
 	if st.noImprovement >= sgdNoChangeLimit {
 		stop = true
 	}
-	if stop && fit.err == nil {
-		fit.model = linearModel{coef: append([]float64(nil), st.w[:cols]...), intercept: st.intercept}
+	if stop {
+		if fit.err == nil {
+			fit.model = linearModel{coef: w, intercept: pair.b[l]}
+		}
+		st.done = true
+		for j := range pair.w {
+			pair.w[j][l] = 0
+		}
+		pair.b[l], pair.eta0[l], pair.alpha[l] = 0, 0, 0
 	}
 	return stop
 }
@@ -268,21 +253,6 @@ func sgdGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		}
 	}
 	return out, nil
-}
-
-// pairwiseDot returns a·b summed pairwise in two halves (a shorter dependency
-// chain than one running sum). len(b) ≥ len(a).
-func pairwiseDot(a, b []float64) float64 {
-	var even, odd float64
-	i := 0
-	for ; i+1 < len(a); i += 2 {
-		even += a[i] * b[i]
-		odd += a[i+1] * b[i+1]
-	}
-	if i < len(a) {
-		even += a[i] * b[i]
-	}
-	return even + odd
 }
 
 // shuffleIndices is a Fisher–Yates shuffle drawing from pcg (Lemire's
