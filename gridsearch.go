@@ -209,35 +209,52 @@ func pick(v []float64, idx []int) []float64 {
 type borrower func() (release func(), ok bool)
 
 // parallelFor calls fn(0) … fn(n−1), on the calling goroutine and on extra
-// workers that borrow lends: at most one per task beyond the first, asked
-// for while tasks remain unclaimed. Once ctx is done no further task starts
-// (those running finish; fn checks ctx itself to stop sooner).
+// workers that borrow lends: at most n − 1 in all, asked for at the start
+// and again by the calling goroutine before each task it takes while more
+// tasks are unclaimed than extra workers run, so that a slot freed midway
+// (another computation ending) joins the remaining work. Once ctx is done
+// no further task starts (those running finish; fn checks ctx itself to
+// stop sooner).
 func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int)) {
-	var next atomic.Int64
-	work := func() {
-		for ctx.Err() == nil {
-			i := int(next.Add(1)) - 1
-			if i >= n {
-				return
-			}
-			fn(i)
-		}
-	}
+	var next, running atomic.Int64
+	borrowed := 0 // extra workers so far (only the calling goroutine borrows)
 	var wg sync.WaitGroup
-	// Each extra worker takes one of the unclaimed tasks beyond the one the
-	// caller will take, so extra workers never outnumber n − 1.
-	for extra := 0; borrow != nil && extra < n-1-int(next.Load()); extra++ {
-		release, ok := borrow()
-		if !ok {
+	// addWorkers borrows while tasks beyond those claimed outnumber the extra
+	// workers running, and reports whether borrowing should be tried again.
+	addWorkers := func() bool {
+		for borrow != nil && borrowed < n-1 && int64(n)-next.Load() > running.Load() {
+			release, ok := borrow()
+			if !ok {
+				return true
+			}
+			borrowed++
+			running.Add(1)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer release()
+				defer running.Add(-1)
+				for ctx.Err() == nil {
+					i := int(next.Add(1)) - 1
+					if i >= n {
+						return
+					}
+					fn(i)
+				}
+			}()
+		}
+		return false
+	}
+	retry := addWorkers()
+	for ctx.Err() == nil {
+		i := int(next.Add(1)) - 1
+		if i >= n {
 			break
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer release()
-			work()
-		}()
+		if retry {
+			retry = addWorkers()
+		}
+		fn(i)
 	}
-	work()
 	wg.Wait()
 }
