@@ -297,6 +297,11 @@ func (a *admission) admit(r *http.Request, cost time.Duration) (*job, error) {
 	}}, nil
 }
 
+// computing reports whether any admitted computation is running.
+func (a *admission) computing() bool {
+	return len(a.light.slots) > 0 || len(a.heavy.slots) > 0
+}
+
 // extendWriteDeadline lets a calibration's answer be written after the
 // longest wait and fit the server allows (the server's WriteTimeout is
 // shorter). Writers that cannot set deadlines are left as they are.

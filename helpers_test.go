@@ -105,6 +105,9 @@ func newTestServer(t testing.TB, env map[string]string) *testServer {
 	hook := newWebhookNotifier(cfg.functionsURL, log)
 	t.Cleanup(func() { hook.Close(t.Context()) })
 	work := newAdmission(cfg.work, cfg.rateLimit.identity, nil)
+	if folder != nil {
+		folder.deferWritesWhile(work.computing)
+	}
 	d := serverDeps{store: store, hook: hook, limiter: limiter, work: work, log: log, now: clock.Now}
 	return &testServer{handler: newServer(cfg, d), limiter: limiter, clock: clock, store: folder, work: work, cfg: cfg}
 }

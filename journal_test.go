@@ -5,9 +5,11 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -131,6 +133,48 @@ func TestJournalCommitsBeforeFiles(t *testing.T) {
 // files, whatever the files hold (the writer may have written an older save
 // after the last one was committed); a torn record at the end is dropped;
 // the journal is then empty.
+// TestFilesWaitForQuiet: while the server computes, committed saves stay
+// in the journal (and load from it); the files are written once it stops
+// computing, or after writeBehindMaxDefer however busy it stays.
+func TestFilesWaitForQuiet(t *testing.T) {
+	for _, stopsComputing := range []bool{true, false} {
+		st, err := newFileStore(t.TempDir(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var busy atomic.Bool
+		busy.Store(true)
+		st.deferWritesWhile(busy.Load)
+		want := testCalibration(4, 5)
+		start := time.Now()
+		if err := st.Save("quiet", want); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10*writeBehindDelay + 10*writeBehindPoll)
+		if _, err := os.Stat(st.fixedPath("quiet")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("files written while the server computes: %v", err)
+		}
+		if got, err := st.Load("quiet"); err != nil || !sameCalibration(got, want) {
+			t.Fatalf("Load while the files wait: %v", err)
+		}
+		if stopsComputing {
+			busy.Store(false)
+		}
+		st.waitWritten()
+		waited := time.Since(start)
+		if _, err := os.Stat(st.fixedPath("quiet")); err != nil {
+			t.Fatalf("files not written: %v", err)
+		}
+		if stopsComputing && waited >= writeBehindMaxDefer {
+			t.Errorf("files written %v after the save although the server stopped computing", waited)
+		}
+		if !stopsComputing && waited < writeBehindMaxDefer {
+			t.Errorf("files written %v after the save, before the longest deferral", waited)
+		}
+		st.Close()
+	}
+}
+
 func TestJournalReplay(t *testing.T) {
 	dir := t.TempDir()
 	base := time.Now().Add(-time.Hour)

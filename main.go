@@ -312,6 +312,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log:     log,
 		metrics: newMetricsRegistry(),
 	}
+	if folder, ok := store.(*fileStore); ok {
+		folder.deferWritesWhile(deps.work.computing) // files are written between computations
+	}
 	defer deps.limiter.Close()
 	go deps.limiter.runJanitor(ctx)
 	srv := newHTTPServer(newServer(cfg, deps), log)

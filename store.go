@@ -76,6 +76,11 @@ type fileStore struct {
 
 	maxQueuedBytes, maxJournalBytes int64
 	backlogWait                     time.Duration
+
+	// busy, when set, reports whether the server is computing; the
+	// background writer then waits (at most writeBehindMaxDefer) so that
+	// its file writes and syncs do not take cores from running fits.
+	busy func() bool // guarded by mu
 }
 
 // pendingSave is a committed save whose files are not yet written.
@@ -409,6 +414,14 @@ func (s *fileStore) journalInPlace() error {
 // and one folder sync serves the whole batch.
 const writeBehindDelay = 10 * time.Millisecond
 
+// writeBehindMaxDefer is the longest the background writer waits, after
+// writeBehindDelay, for the server to stop computing (fileStore.busy);
+// writeBehindPoll is how often it looks.
+const (
+	writeBehindMaxDefer = time.Second
+	writeBehindPoll     = 2 * time.Millisecond
+)
+
 // writeBehind writes committed saves to their files in batches: the saves
 // queued after a short delay, only the last of each id, then one folder
 // sync. It empties the journal whenever nothing is left to write. A failed
@@ -442,6 +455,7 @@ func (s *fileStore) writeBehind() {
 			case <-time.After(pause):
 			case <-s.closing:
 			}
+			s.waitUntilQuiet()
 		}
 
 		s.mu.Lock()
@@ -614,6 +628,33 @@ func (s *fileStore) placeFiles(id string, c calibration) error {
 		}
 	}
 	return err
+}
+
+// deferWritesWhile makes the background writer wait while busy reports the
+// server computing (see waitUntilQuiet).
+func (s *fileStore) deferWritesWhile(busy func() bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy = busy
+}
+
+// waitUntilQuiet waits while the server is computing (busy), at most
+// writeBehindMaxDefer, and not once the store closes or the backlog passes
+// half its cap. The saves are safe in the journal meanwhile.
+func (s *fileStore) waitUntilQuiet() {
+	for waited := time.Duration(0); waited < writeBehindMaxDefer; waited += writeBehindPoll {
+		s.mu.Lock()
+		busy, hurry := s.busy, s.closed || s.queuedBytes > s.maxQueuedBytes/2
+		s.mu.Unlock()
+		if busy == nil || hurry || !busy() {
+			return
+		}
+		select {
+		case <-time.After(writeBehindPoll):
+		case <-s.closing:
+			return
+		}
+	}
 }
 
 // pendingOf returns the committed save of id not yet in its files, or nil.
