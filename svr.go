@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -48,12 +50,31 @@ type svrModel struct {
 	coef    []float64
 	rho     float64
 	exp     *expTable
+
+	// shared, for the models of one group fit: the kernel between the
+	// rows predicted and every training row, computed once for all of
+	// them; sv are the support vectors' training rows.
+	shared *svrSharedKernel
+	sv     []int
 }
 
 // predict evaluates libsvm's svm_predict for epsilon-SVR with the dense RBF
 // k_function, exp(−gamma·Σ(x_d − sv_d)²), summed over the support vectors in
 // training order.
 func (m svrModel) predict(x *mat.Dense, dst []float64) {
+	if m.shared != nil {
+		n := m.shared.n
+		k := m.shared.rows(x)
+		for i := range dst[:len(k)/max(n, 1)] {
+			row := k[i*n : (i+1)*n]
+			var sum float64
+			for j, r := range m.sv {
+				sum += m.coef[j] * row[r]
+			}
+			dst[i] = sum - m.rho
+		}
+		return
+	}
 	rows, _ := x.Dims()
 	nsv := len(m.coef)
 	arg := make([]float64, nsv)
@@ -76,6 +97,59 @@ func (m svrModel) predict(x *mat.Dense, dst []float64) {
 		}
 		dst[i] = sum - m.rho
 	}
+}
+
+// svrSharedKernel serves the predictions of the models of one group fit
+// (one gamma, one training set): the kernel values between the rows of the
+// matrix predicted and every training row, computed with svrModel.predict's
+// own arithmetic (so each value is the one it would compute for that
+// support vector), once per matrix for all the group's models. A different
+// matrix, or one whose values changed, is computed afresh.
+type svrSharedKernel struct {
+	gamma float64
+	cols  svrColumns
+	n     int       // training rows
+	byCol []float64 // the training rows' varying columns, column-major
+	exp   *expTable
+
+	mu    sync.Mutex
+	x     []float64 // the rows last predicted, row-major
+	cols0 int       // their column count
+	k     []float64 // their kernel rows: len(x)/cols0 rows of n values
+}
+
+// rows returns the kernel rows of x's rows against the training rows.
+func (s *svrSharedKernel) rows(x *mat.Dense) []float64 {
+	r, c := x.Dims()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c == s.cols0 && len(s.x) == r*c {
+		same := true
+		for i := 0; i < r && same; i++ {
+			same = slices.Equal(x.RawRowView(i), s.x[i*c:(i+1)*c])
+		}
+		if same {
+			return s.k
+		}
+	}
+	s.cols0, s.x, s.k = c, s.x[:0], make([]float64, r*s.n)
+	point := make([]float64, len(s.cols.varying))
+	for i := 0; i < r; i++ {
+		row := x.RawRowView(i)
+		s.x = append(s.x, row...)
+		var offset float64 // the columns constant in training
+		for k, col := range s.cols.constant {
+			d := row[col] - s.cols.value[k]
+			offset += d * d
+		}
+		for k, col := range s.cols.varying {
+			point[k] = row[col]
+		}
+		out := s.k[i*s.n : (i+1)*s.n]
+		negScaledDistances(out, point, s.byCol, s.n, offset, s.gamma)
+		s.exp.apply(out)
+	}
+	return s.k
 }
 
 // svrColumns splits the feature columns into those that vary over the
@@ -202,14 +276,13 @@ func checkSVRInput(x *mat.Dense, y []float64) error {
 // rows with a non-zero coefficient, in row order.
 func (s *svrDual) model(x *mat.Dense, cols svrColumns, gamma float64, exp *expTable) svrModel {
 	m := svrModel{gamma: gamma, cols: cols, rho: s.rho, exp: exp}
-	var svs []int
 	for k, c := range s.coefs() {
 		if c != 0 {
-			svs = append(svs, k)
+			m.sv = append(m.sv, k)
 			m.coef = append(m.coef, c)
 		}
 	}
-	m.svByCol = byColumn(x, cols.varying, svs)
+	m.svByCol = byColumn(x, cols.varying, m.sv)
 	return m
 }
 
@@ -348,6 +421,8 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		return nil, err
 	}
 	s := newSVRDual(k, y, cfgs[0])
+	n, _ := x.Dims()
+	shared := &svrSharedKernel{gamma: cfgs[0].gamma, cols: cols, n: n, byCol: byColumn(x, cols.varying, nil), exp: exp}
 	out := make([]predictor, len(cfgs))
 	for i, cfg := range cfgs {
 		if i > 0 {
@@ -356,7 +431,9 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		if err := s.solve(ctx); err != nil {
 			return nil, err
 		}
-		out[i] = s.model(x, cols, cfg.gamma, exp)
+		m := s.model(x, cols, cfg.gamma, exp)
+		m.shared = shared
+		out[i] = m
 	}
 	return out, nil
 }

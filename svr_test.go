@@ -976,3 +976,52 @@ func mustSolve(t testing.TB, s *svrDual) {
 		t.Fatal(err)
 	}
 }
+
+// TestSVRSharedKernelPredictsAsAlone: the models of a group fit predict
+// through their shared kernel rows exactly (bit for bit) what each predicts
+// alone from its support vectors, on the matrix the rows were computed for,
+// on another matrix, and on the first one again after its values changed.
+func TestSVRSharedKernelPredictsAsAlone(t *testing.T) {
+	s := loadGolden(t)[0]
+	train, test := trainTestSplit(len(s.rows))
+	fit := func(idx []int) *mat.Dense {
+		x, _ := axisDesign(s.rows, idx, false)
+		return polyFeatures2(fitStandardScaler(x).transform(x))
+	}
+	xTrain, xTest := fit(train), fit(test)
+	_, yTrain := axisDesign(s.rows, train, false)
+	spec := svrSpec()
+	_, groups := searchPlan(spec)
+	var cands []candidate
+	for _, c := range groups[2] {
+		cands = append(cands, spec.grid[c])
+	}
+	models, err := svrGroupFit(context.Background(), cands, xTrain, yTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := mat.DenseCopyOf(xTrain.Slice(0, 20, 0, 6))
+	changed := mat.DenseCopyOf(xTest)
+	for _, x := range []*mat.Dense{xTest, other, xTest, changed} {
+		if x == changed {
+			changed.Set(3, 1, changed.At(3, 1)+0.25)
+		}
+		for i, p := range models {
+			m := p.(svrModel)
+			if m.shared == nil {
+				t.Fatalf("model %d of the group has no shared kernel", i)
+			}
+			rows, _ := x.Dims()
+			got, want := make([]float64, rows), make([]float64, rows)
+			m.predict(x, got)
+			alone := m
+			alone.shared = nil
+			alone.predict(x, want)
+			for r := range got {
+				if math.Float64bits(got[r]) != math.Float64bits(want[r]) {
+					t.Fatalf("model %d, row %d: shared %v, alone %v", i, r, got[r], want[r])
+				}
+			}
+		}
+	}
+}
