@@ -20,7 +20,8 @@ type newtonWork struct {
 	slot         []int
 	chol         []float64 // L of K_FF, row-major with stride stride
 	stride       int
-	u, v, dir    []float64
+	uv           [][2]float64 // M⁻¹f and M⁻¹1, the two lanes of the Newton solve
+	dir          []float64
 	rhs          []float64
 	beta         []float64
 	calls        int
@@ -202,21 +203,22 @@ func (s *svrDual) newtonStep() (int, bool) {
 	n, c := s.n, s.c
 	ws := &s.ws
 	L, m, stride := ws.chol, len(ws.free), ws.stride
-	ws.u = growFloats(ws.u, m)
-	ws.v = growFloats(ws.v, m)
+	if cap(ws.uv) < m {
+		ws.uv = make([][2]float64, m, 2*m)
+	}
+	ws.uv = ws.uv[:m]
 	ws.dir = growFloats(ws.dir, m)
 	ws.rhs = growFloats(ws.rhs, m)
 	for a, q := range ws.free {
 		ws.rhs[a] = ws.gFree[q] + ws.sign[a]*s.eps
-		ws.u[a] = ws.rhs[a]
-		ws.v[a] = 1
+		ws.uv[a] = [2]float64{ws.rhs[a], 1}
 	}
 	// d = −M⁻¹(f + mu·1) with 1ᵀd = 0: u = M⁻¹f, v = M⁻¹1.
-	choleskySolve2(L, stride, m, ws.kept, ws.u, ws.v)
+	choleskySolve2(L, stride, m, ws.kept, ws.uv)
 	var su, sv float64
-	for a := range ws.u {
-		su += ws.u[a]
-		sv += ws.v[a]
+	for _, uv := range ws.uv {
+		su += uv[0]
+		sv += uv[1]
 	}
 	mu := -su / sv
 	if !(sv > 0) || !isFinite(mu) {
@@ -225,7 +227,7 @@ func (s *svrDual) newtonStep() (int, bool) {
 	// Cut back so that every w = |beta| stays in [0, C].
 	tau, stop := 1.0, -1
 	for a, q := range ws.free {
-		d := -(ws.u[a] + mu*ws.v[a])
+		d := -(ws.uv[a][0] + mu*ws.uv[a][1])
 		if !ws.kept[a] {
 			d = 0
 		}
@@ -372,53 +374,29 @@ func choleskyDropping(L []float64, stride, m int, kept []bool) int {
 	return nKept
 }
 
-// choleskySolve2 solves L·Lᵀ·x = b for two right-hand sides b1, b2 in
-// place, over the kept variables (the others get 0); L is m×m, row-major
-// with the given stride. The back substitution goes by rows of L: x_a is
-// final once the rows below it are done.
-func choleskySolve2(L []float64, stride, m int, kept []bool, b1, b2 []float64) {
-	b1, b2 = b1[:m], b2[:m]
+// choleskySolve2 solves L·Lᵀ·x = b for two right-hand sides at once (the
+// lanes of b) in place, over the kept variables (the others get 0); L is
+// m×m, row-major with the given stride. The back substitution goes by rows
+// of L: x_a is final once the rows below it are done.
+func choleskySolve2(L []float64, stride, m int, kept []bool, b [][2]float64) {
+	b = b[:m]
 	for a := 0; a < m; a++ {
 		if !kept[a] {
-			b1[a], b2[a] = 0, 0
+			b[a] = [2]float64{}
 			continue
 		}
-		row := L[a*stride:][:a]
-		var s1, s2 float64
-		for c, v := range row {
-			s1 += v * b1[c]
-			s2 += v * b2[c]
-		}
+		s := dotPairs(L[a*stride:][:a], b)
 		d := L[a*stride+a]
-		b1[a], b2[a] = (b1[a]-s1)/d, (b2[a]-s2)/d
+		b[a][0], b[a][1] = (b[a][0]-s[0])/d, (b[a][1]-s[1])/d
 	}
 	for a := m - 1; a >= 0; a-- {
 		if !kept[a] {
 			continue
 		}
 		d := L[a*stride+a]
-		x1, x2 := b1[a]/d, b2[a]/d
-		b1[a], b2[a] = x1, x2
-		for c, v := range L[a*stride:][:a] {
-			b1[c] -= v * x1
-			b2[c] -= v * x2
-		}
+		x := [2]float64{b[a][0] / d, b[a][1] / d}
+		b[a] = x
+		subScaledPairs(L[a*stride:][:a], b, x)
 	}
 }
 
-// dot4 is a dot product summed in four interleaved partial sums.
-func dot4(a, b []float64) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}

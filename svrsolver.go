@@ -313,17 +313,7 @@ func (s *svrDual) step(i, j int) {
 		s.stable++
 	}
 	act := s.active
-	g, up := s.g[:act], s.upOff[:act]
-	ki, kj = ki[:act], kj[:act]
-	gmax, gmaxPos := math.Inf(-1), -1
-	for q := range g {
-		v := g[q] + (float64(ki[q])*dbi + float64(kj[q])*dbj)
-		g[q] = v
-		if w := up[q] - v; w >= gmax {
-			gmax, gmaxPos = w, q
-		}
-	}
-	s.nextGmax, s.nextGmaxPos = gmax, gmaxPos
+	s.nextGmax, s.nextGmaxPos = svrGradient(s.g[:act], s.upOff, ki, kj, dbi, dbj)
 }
 
 // shrinkable is libsvm's be_shrunk for both variables of position q: none

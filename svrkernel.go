@@ -1,0 +1,65 @@
+package main
+
+// The inner loops of the SVR solver: the gradient update of an SMO step
+// (with the next I_up maximum), the two-right-hand-side triangular solves
+// of the Newton step, and the Cholesky factor's dot products. The Go
+// functions here are the reference: on amd64 the same loops run in SSE2
+// assembly (svrkernel_amd64.s), two values per instruction, performing the
+// same IEEE operations in the same order, so both give the same bits
+// (TestSVRKernelsMatchGo).
+
+import "math"
+
+// svrGradientGo adds ki·dbi + kj·dbj to g (ki, kj the kernel rows of the two
+// updated variables, in single precision as libsvm keeps them) and returns
+// the largest up − g, with the last position holding it (−Inf and −1 when
+// every value is NaN or there is none). len(up), len(ki), len(kj) ≥ len(g).
+func svrGradientGo(g, up []float64, ki, kj []float32, dbi, dbj float64) (gmax float64, pos int) {
+	gmax, pos = math.Inf(-1), -1
+	up, ki, kj = up[:len(g)], ki[:len(g)], kj[:len(g)]
+	for q := range g {
+		v := g[q] + (float64(ki[q])*dbi + float64(kj[q])*dbj)
+		g[q] = v
+		if w := up[q] - v; w >= gmax {
+			gmax, pos = w, q
+		}
+	}
+	return gmax, pos
+}
+
+// dotPairsGo returns Σ row[c]·b[c] for both lanes of b, summed in order.
+func dotPairsGo(row []float64, b [][2]float64) (s [2]float64) {
+	b = b[:len(row)]
+	for c, v := range row {
+		s[0] += v * b[c][0]
+		s[1] += v * b[c][1]
+	}
+	return s
+}
+
+// subScaledPairsGo sets b[c] −= row[c]·x for both lanes.
+func subScaledPairsGo(row []float64, b [][2]float64, x [2]float64) {
+	b = b[:len(row)]
+	for c, v := range row {
+		b[c][0] -= v * x[0]
+		b[c][1] -= v * x[1]
+	}
+}
+
+// dot4Go is a dot product summed in four interleaved partial sums:
+// ((s0 + s1) + (s2 + s3)), the elements past a multiple of four added to s0.
+func dot4Go(a, b []float64) float64 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}

@@ -1,0 +1,76 @@
+//go:build amd64 && !purego
+
+package main
+
+import (
+	"math"
+	"unsafe"
+)
+
+// svrGradient is svrGradientGo with the pairs of positions in SSE2: each
+// lane keeps its own maximum and last position, merged here so that the
+// result is the sequential scan's (the largest value, at the last position
+// holding it); an odd last position is done here.
+func svrGradient(g, up []float64, ki, kj []float32, dbi, dbj float64) (float64, int) {
+	n := len(g)
+	up, ki, kj = up[:n], ki[:n], kj[:n]
+	gmax, pos := math.Inf(-1), -1
+	if pairs := n / 2; pairs > 0 {
+		m0, m1, p0, p1 := svrGradientSSE2(unsafe.Pointer(&g[0]), unsafe.Pointer(&up[0]), unsafe.Pointer(&ki[0]), unsafe.Pointer(&kj[0]), pairs, dbi, dbj)
+		gmax, pos = m0, p0
+		if m1 > gmax || (m1 == gmax && p1 > pos) {
+			gmax, pos = m1, p1
+		}
+	}
+	if q := n - 1; n%2 == 1 {
+		v := g[q] + (float64(ki[q])*dbi + float64(kj[q])*dbj)
+		g[q] = v
+		if w := up[q] - v; w >= gmax {
+			gmax, pos = w, q
+		}
+	}
+	return gmax, pos
+}
+
+// dotPairs is dotPairsGo in SSE2.
+func dotPairs(row []float64, b [][2]float64) [2]float64 {
+	if len(row) == 0 {
+		return [2]float64{}
+	}
+	b = b[:len(row)]
+	s0, s1 := dotPairsSSE2(unsafe.Pointer(&row[0]), unsafe.Pointer(&b[0]), len(row))
+	return [2]float64{s0, s1}
+}
+
+// subScaledPairs is subScaledPairsGo in SSE2.
+func subScaledPairs(row []float64, b [][2]float64, x [2]float64) {
+	if len(row) == 0 {
+		return
+	}
+	b = b[:len(row)]
+	subScaledPairsSSE2(unsafe.Pointer(&row[0]), unsafe.Pointer(&b[0]), len(row), x[0], x[1])
+}
+
+// dot4 is dot4Go in SSE2: the partial sums (s0, s1) and (s2, s3) in two
+// registers.
+func dot4(a, b []float64) float64 {
+	if len(a) == 0 {
+		return 0
+	}
+	b = b[:len(a)]
+	return dot4SSE2(unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), len(a))
+}
+
+// Implemented in svrkernel_amd64.s.
+
+//go:noescape
+func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1 float64, pos0, pos1 int)
+
+//go:noescape
+func dotPairsSSE2(row, b unsafe.Pointer, n int) (s0, s1 float64)
+
+//go:noescape
+func subScaledPairsSSE2(row, b unsafe.Pointer, n int, x0, x1 float64)
+
+//go:noescape
+func dot4SSE2(a, b unsafe.Pointer, n int) float64

@@ -1,0 +1,182 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The SVR solver's loops (svrkernel.go) in SSE2, two values per
+// instruction, each lane doing the Go loop's operations in its order.
+
+// func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1 float64, pos0, pos1 int)
+//
+// Positions 2p (lane 0) and 2p+1 (lane 1): v = g + (ki·dbi + kj·dbj),
+// g = v, and w = up − v replaces the lane's maximum when max ≤ w (false for
+// a NaN w), with its position. X6: the maxima; X7: their positions; X8:
+// the current positions; X9: 2, 2.
+TEXT ·svrGradientSSE2(SB), NOSPLIT, $0-88
+	MOVQ  grad+0(FP), DI
+	MOVQ  up+8(FP), SI
+	MOVQ  ki+16(FP), R8
+	MOVQ  kj+24(FP), R9
+	MOVQ  pairs+32(FP), CX
+	MOVSD dbi+40(FP), X0
+	UNPCKLPD X0, X0
+	MOVSD dbj+48(FP), X1
+	UNPCKLPD X1, X1
+	MOVQ  $0xFFF0000000000000, AX // −Inf
+	MOVQ  AX, X6
+	UNPCKLPD X6, X6
+	MOVQ  $-1, AX
+	MOVQ  AX, X7
+	PUNPCKLQDQ X7, X7
+	XORQ  AX, AX
+	MOVQ  AX, X8
+	MOVQ  $1, AX
+	MOVQ  AX, X10
+	PUNPCKLQDQ X10, X8            // 0, 1
+	MOVQ  $2, AX
+	MOVQ  AX, X9
+	PUNPCKLQDQ X9, X9
+
+gradloop:
+	TESTQ CX, CX
+	JZ    graddone
+	CVTPS2PD (R8), X2
+	MULPD X0, X2                  // ki·dbi
+	CVTPS2PD (R9), X3
+	MULPD X1, X3                  // kj·dbj
+	ADDPD X3, X2
+	MOVUPD (DI), X4
+	ADDPD X2, X4                  // v
+	MOVUPD X4, (DI)
+	MOVUPD (SI), X5
+	SUBPD X4, X5                  // w = up − v
+	MOVAPD X6, X10
+	CMPPD X5, X10, 2              // max ≤ w
+	MOVAPD X10, X11
+	ANDPD X5, X11
+	MOVAPD X10, X12
+	ANDNPD X6, X12
+	ORPD  X12, X11
+	MOVAPD X11, X6                // max = mask ? w : max
+	MOVAPD X10, X11
+	PAND  X8, X11
+	ANDNPD X7, X10
+	POR   X10, X11
+	MOVAPD X11, X7                // pos = mask ? q : pos
+	PADDQ X9, X8
+	ADDQ  $16, DI
+	ADDQ  $16, SI
+	ADDQ  $8, R8
+	ADDQ  $8, R9
+	DECQ  CX
+	JMP   gradloop
+
+graddone:
+	MOVSD X6, max0+56(FP)
+	UNPCKHPD X6, X6
+	MOVSD X6, max1+64(FP)
+	MOVQ  X7, AX
+	MOVQ  AX, pos0+72(FP)
+	PUNPCKHQDQ X7, X7
+	MOVQ  X7, AX
+	MOVQ  AX, pos1+80(FP)
+	RET
+
+// func dotPairsSSE2(row, b unsafe.Pointer, n int) (s0, s1 float64)
+TEXT ·dotPairsSSE2(SB), NOSPLIT, $0-40
+	MOVQ  row+0(FP), SI
+	MOVQ  b+8(FP), DI
+	MOVQ  n+16(FP), CX
+	XORPD X0, X0
+
+dotploop:
+	TESTQ CX, CX
+	JZ    dotpdone
+	MOVSD (SI), X1
+	UNPCKLPD X1, X1
+	MOVUPD (DI), X2
+	MULPD X1, X2
+	ADDPD X2, X0
+	ADDQ  $8, SI
+	ADDQ  $16, DI
+	DECQ  CX
+	JMP   dotploop
+
+dotpdone:
+	MOVSD X0, s0+24(FP)
+	UNPCKHPD X0, X0
+	MOVSD X0, s1+32(FP)
+	RET
+
+// func subScaledPairsSSE2(row, b unsafe.Pointer, n int, x0, x1 float64)
+TEXT ·subScaledPairsSSE2(SB), NOSPLIT, $0-40
+	MOVQ  row+0(FP), SI
+	MOVQ  b+8(FP), DI
+	MOVQ  n+16(FP), CX
+	MOVSD x0+24(FP), X0
+	MOVSD x1+32(FP), X3
+	UNPCKLPD X3, X0
+
+subloop:
+	TESTQ CX, CX
+	JZ    subdone
+	MOVSD (SI), X1
+	UNPCKLPD X1, X1
+	MULPD X0, X1
+	MOVUPD (DI), X2
+	SUBPD X1, X2
+	MOVUPD X2, (DI)
+	ADDQ  $8, SI
+	ADDQ  $16, DI
+	DECQ  CX
+	JMP   subloop
+
+subdone:
+	RET
+
+// func dot4SSE2(a, b unsafe.Pointer, n int) float64
+//
+// X0 holds the partial sums s0, s1 and X1 s2, s3; the tail goes to s0.
+TEXT ·dot4SSE2(SB), NOSPLIT, $0-32
+	MOVQ  a+0(FP), SI
+	MOVQ  b+8(FP), DI
+	MOVQ  n+16(FP), CX
+	XORPD X0, X0
+	XORPD X1, X1
+
+dot4loop:
+	CMPQ  CX, $4
+	JL    dot4tail
+	MOVUPD (SI), X2
+	MOVUPD (DI), X3
+	MULPD X3, X2
+	ADDPD X2, X0
+	MOVUPD 16(SI), X4
+	MOVUPD 16(DI), X5
+	MULPD X5, X4
+	ADDPD X4, X1
+	ADDQ  $32, SI
+	ADDQ  $32, DI
+	SUBQ  $4, CX
+	JMP   dot4loop
+
+dot4tail:
+	TESTQ CX, CX
+	JZ    dot4done
+	MOVSD (SI), X2
+	MULSD (DI), X2
+	ADDSD X2, X0
+	ADDQ  $8, SI
+	ADDQ  $8, DI
+	DECQ  CX
+	JMP   dot4tail
+
+dot4done:
+	MOVAPD X0, X2
+	UNPCKHPD X2, X2
+	ADDSD X2, X0                  // s0 + s1
+	MOVAPD X1, X3
+	UNPCKHPD X3, X3
+	ADDSD X3, X1                  // s2 + s3
+	ADDSD X1, X0
+	MOVSD X0, ret+24(FP)
+	RET

@@ -1,0 +1,15 @@
+//go:build !amd64 || purego
+
+package main
+
+// The SVR solver's loops where no assembly exists: the Go references.
+
+func svrGradient(g, up []float64, ki, kj []float32, dbi, dbj float64) (float64, int) {
+	return svrGradientGo(g, up, ki, kj, dbi, dbj)
+}
+
+func dotPairs(row []float64, b [][2]float64) [2]float64 { return dotPairsGo(row, b) }
+
+func subScaledPairs(row []float64, b [][2]float64, x [2]float64) { subScaledPairsGo(row, b, x) }
+
+func dot4(a, b []float64) float64 { return dot4Go(a, b) }
