@@ -399,4 +399,3 @@ func choleskySolve2(L []float64, stride, m int, kept []bool, b [][2]float64) {
 		subScaledPairs(L[a*stride:][:a], b, x)
 	}
 }
-
