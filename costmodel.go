@@ -31,7 +31,7 @@ func fitCostPoints(model string) []costPoint {
 	case "Bayesian Ridge":
 		return []costPoint{{250, 18.6}, {1000, 54}, {4000, 213}, {16000, 766}}
 	case "SGD Regressor":
-		return []costPoint{{250, 89}, {1000, 344}, {4000, 1035}, {16000, 3612}}
+		return []costPoint{{250, 37.5}, {1000, 135}, {4000, 503}, {16000, 1882}}
 	case "Support Vector Regressor":
 		return []costPoint{{250, 93}, {500, 400}, {1000, 1811}, {2000, 10062}, {4000, 59519}}
 	case "Random Forest Regressor":
