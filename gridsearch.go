@@ -65,6 +65,16 @@ func selectRows(x *mat.Dense, idx []int) *mat.Dense {
 	return out
 }
 
+// searchRows tells a group fit where its training rows come from: the
+// given rows (ascending) of the whole search's matrix all. Group fits of one
+// search share the shared map, for values they can compute once for every
+// fold (keys are the fit's own).
+type searchRows struct {
+	all    *mat.Dense
+	rows   []int
+	shared *sync.Map
+}
+
 // searchResult is what a grid search chose.
 type searchResult struct {
 	model  predictor
@@ -96,6 +106,7 @@ func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, 
 	type fold struct {
 		trainX, testX *mat.Dense
 		trainY, testY []float64
+		rows          []int // the training rows of x
 	}
 	fs := make([]fold, folds)
 	for f, b := range kFoldBounds(n, folds) {
@@ -107,8 +118,9 @@ func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, 
 				tr = append(tr, i)
 			}
 		}
-		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te)}
+		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te), rows: tr}
 	}
+	shared := &sync.Map{} // what the group fits of this search compute once for all folds
 	copies, groups := searchPlan(spec)
 	scores := make([][folds]float64, len(grid))
 	parallelFor(ctx, len(groups)*folds, borrow, func(task int) {
@@ -122,7 +134,7 @@ func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, 
 			for i, c := range members {
 				cands[i] = grid[c]
 			}
-			models, err = spec.fitGroup(ctx, cands, f.trainX, f.trainY)
+			models, err = spec.fitGroup(ctx, cands, f.trainX, f.trainY, &searchRows{all: x, rows: f.rows, shared: shared})
 		}
 		pred := make([]float64, len(f.testY))
 		for i, c := range members {

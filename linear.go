@@ -119,7 +119,7 @@ func fitRidges(ctx context.Context, alphas []float64, x *mat.Dense, y []float64)
 
 // ridgeGroupFit fits the Ridge candidates of one group together (the
 // spec's fitGroup).
-func ridgeGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+func ridgeGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64, _ *searchRows) ([]predictor, error) {
 	alphas, err := candidateSettings[float64](cands)
 	if err != nil {
 		return nil, err

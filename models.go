@@ -105,8 +105,9 @@ type modelSpec struct {
 	// fitGroup, when set, fits the candidates of one group (in grid order)
 	// on the same rows at once and returns one model per candidate, each as
 	// the candidate's own fit would be up to the estimator's tolerance; a
-	// nil model marks a candidate that could not be fitted.
-	fitGroup func(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error)
+	// nil model marks a candidate that could not be fitted. from, when not
+	// nil, says which rows of the search x holds.
+	fitGroup func(ctx context.Context, cands []candidate, x *mat.Dense, y []float64, from *searchRows) ([]predictor, error)
 }
 
 // errNotFittable reports data a model cannot be fitted on (too few rows for

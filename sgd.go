@@ -237,7 +237,7 @@ func (st *sgdState) endEpoch(epoch, rows, cols int, pair *sgdPair) bool {
 
 // sgdGroupFit fits the SGD candidates of one group together (the spec's
 // fitGroup); a candidate that overflows gets a nil model.
-func sgdGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+func sgdGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64, _ *searchRows) ([]predictor, error) {
 	ps, err := candidateSettings[sgdParams](cands)
 	if err != nil {
 		return nil, err

@@ -396,12 +396,52 @@ func (k svrKernel) swap(p, q int) {
 	}
 }
 
+// svrSharedKernelRows is the most rows of a search whose kernel matrices
+// (one per gamma, 4·rows² bytes each) are kept for all its folds.
+const svrSharedKernelRows = 512
+
+// svrSearchKernel is rbfKernelMatrix(x) for a fold of a grid search: taken
+// from the kernel matrix of the search's whole matrix, computed once per
+// gamma for all folds, when the search is small enough to keep it and the
+// fold's varying columns are the search's (each entry is then the one
+// rbfKernelMatrix(x) computes: the same operations on the same values, the
+// rows keeping their order); computed from x otherwise.
+func svrSearchKernel(ctx context.Context, x *mat.Dense, cols svrColumns, gamma float64, exp *expTable, from *searchRows) (svrKernel, error) {
+	if from == nil {
+		return rbfKernelMatrix(ctx, x, cols, gamma, exp)
+	}
+	all, _ := from.all.Dims()
+	if all > svrSharedKernelRows || !slices.Equal(splitColumns(from.all).varying, cols.varying) {
+		return rbfKernelMatrix(ctx, x, cols, gamma, exp)
+	}
+	type shared struct {
+		once sync.Once
+		k    svrKernel
+		err  error
+	}
+	v, _ := from.shared.LoadOrStore(fmt.Sprintf("svr kernel, gamma %g", gamma), &shared{})
+	full := v.(*shared)
+	full.once.Do(func() { full.k, full.err = rbfKernelMatrix(ctx, from.all, cols, gamma, exp) })
+	if full.err != nil {
+		return svrKernel{}, full.err
+	}
+	n := len(from.rows)
+	k := svrKernel{n: n, data: make([]float32, n*n)}
+	for i, r := range from.rows {
+		src, dst := full.k.row(r), k.row(i)
+		for j, c := range from.rows {
+			dst[j] = src[c]
+		}
+	}
+	return k, nil
+}
+
 // svrGroupFit fits several SVR candidates together on one training set
 // (the spec's fitGroup): candidates of one gamma, in increasing C, share
 // one kernel matrix, and each C starts from the previous solution scaled by
 // C/C_prev (alpha seeding: feasible, the bounded variables stay bounded),
 // then is solved to the same stopping rule as a fit of its own.
-func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64) ([]predictor, error) {
+func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float64, from *searchRows) ([]predictor, error) {
 	cfgs, err := candidateSettings[svrConfig](cands)
 	if err != nil {
 		return nil, err
@@ -416,7 +456,7 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 	}
 	exp := newExpTable()
 	cols := splitColumns(x)
-	k, err := rbfKernelMatrix(ctx, x, cols, cfgs[0].gamma, exp)
+	k, err := svrSearchKernel(ctx, x, cols, cfgs[0].gamma, exp, from)
 	if err != nil {
 		return nil, err
 	}

@@ -1001,7 +1001,7 @@ func TestSVRSharedKernelPredictsAsAlone(t *testing.T) {
 	for _, c := range groups[2] {
 		cands = append(cands, spec.grid[c])
 	}
-	models, err := svrGroupFit(context.Background(), cands, xTrain, yTrain)
+	models, err := svrGroupFit(context.Background(), cands, xTrain, yTrain, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1028,5 +1028,46 @@ func TestSVRSharedKernelPredictsAsAlone(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSVRSearchKernelIsTheFoldsOwn: a fold's kernel matrix taken from the
+// search's shared one is, bit for bit, the matrix computed from the fold's
+// rows, for every fold and gamma; a search too large to share, or a fold
+// whose varying columns differ, computes its own.
+func TestSVRSearchKernelIsTheFoldsOwn(t *testing.T) {
+	s := loadGolden(t)[1]
+	train, _ := trainTestSplit(len(s.rows))
+	raw, _ := axisDesign(s.rows, train, true)
+	x := polyFeatures2(fitStandardScaler(raw).transform(raw))
+	n, _ := x.Dims()
+	shared := &sync.Map{}
+	for _, gamma := range []float64{0.1, 5} {
+		for _, b := range kFoldBounds(n, 5) {
+			var rows []int
+			for i := 0; i < n; i++ {
+				if i < b[0] || i >= b[1] {
+					rows = append(rows, i)
+				}
+			}
+			fold := selectRows(x, rows)
+			cols := splitColumns(fold)
+			got, err := svrSearchKernel(context.Background(), fold, cols, gamma, newExpTable(), &searchRows{all: x, rows: rows, shared: shared})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := rbfKernelMatrix(context.Background(), fold, cols, gamma, newExpTable())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.data, want.data) {
+				t.Fatalf("gamma %g, fold %v: the shared kernel's entries differ from the fold's own", gamma, b)
+			}
+		}
+	}
+	count := 0
+	shared.Range(func(any, any) bool { count++; return true })
+	if count != 2 {
+		t.Errorf("%d shared matrices for 2 gammas", count)
 	}
 }
