@@ -27,6 +27,34 @@ func svrGradientGo(g, up []float64, ki, kj []float32, dbi, dbj float64) (gmax fl
 	return gmax, pos
 }
 
+// svrSelectLowGo is the I_low half of WSS3 over positions q < len(g), with
+// gmax the I_up maximum and ki the kernel row of its variable: the largest
+// g + low (gmax2, for the stopping rule), and the first q with gmax + g[q] +
+// low[q] > 0 maximising (gmax + g + low)² / (2 − 2·ki[q]), the divisor 1e-12
+// where it is not positive (libsvm's TAU); −1 when none qualifies. The
+// ratios are compared as libsvm compares them, after dividing.
+func svrSelectLowGo(g, low []float64, ki []float32, gmax float64) (gmax2 float64, pos int) {
+	gmax2, pos = math.Inf(-1), -1
+	best := 0.0
+	low, ki = low[:len(g)], ki[:len(g)]
+	for q, off := range low {
+		v := g[q] + off
+		if v > gmax2 {
+			gmax2 = v
+		}
+		if diff := gmax + v; diff > 0 {
+			quad := 2 - 2*float64(ki[q])
+			if quad <= 0 {
+				quad = 1e-12
+			}
+			if r := diff * diff / quad; r > best {
+				pos, best = q, r
+			}
+		}
+	}
+	return gmax2, pos
+}
+
 // dotPairsGo returns Σ row[c]·b[c] for both lanes of b, summed in order.
 func dotPairsGo(row []float64, b [][2]float64) (s [2]float64) {
 	b = b[:len(row)]

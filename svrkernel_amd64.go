@@ -32,6 +32,42 @@ func svrGradient(g, up []float64, ki, kj []float32, dbi, dbj float64) (float64, 
 	return gmax, pos
 }
 
+// svrSelectLow is svrSelectLowGo with the pairs of positions in SSE2: each
+// lane keeps its largest value and its first best ratio, merged here as
+// the sequential scan would have kept them (the larger ratio, the earlier
+// position on a tie); an odd last position is done here. The largest value
+// may differ from the Go loop's in the sign of a zero, which no use of it
+// can tell.
+func svrSelectLow(g, low []float64, ki []float32, gmax float64) (float64, int) {
+	n := len(g)
+	low, ki = low[:n], ki[:n]
+	gmax2, pos, best := math.Inf(-1), -1, 0.0
+	if pairs := n / 2; pairs > 0 {
+		m0, m1, b0, b1, p0, p1 := svrSelectLowSSE2(unsafe.Pointer(&g[0]), unsafe.Pointer(&low[0]), unsafe.Pointer(&ki[0]), pairs, gmax)
+		gmax2 = max(m0, m1)
+		best, pos = b0, p0
+		if b1 > best || (b1 == best && p1 >= 0 && (pos < 0 || p1 < pos)) {
+			best, pos = b1, p1
+		}
+	}
+	if q := n - 1; n%2 == 1 {
+		v := g[q] + low[q]
+		if v > gmax2 {
+			gmax2 = v
+		}
+		if diff := gmax + v; diff > 0 {
+			quad := 2 - 2*float64(ki[q])
+			if quad <= 0 {
+				quad = 1e-12
+			}
+			if r := diff * diff / quad; r > best {
+				pos = q
+			}
+		}
+	}
+	return gmax2, pos
+}
+
 // dotPairs is dotPairsGo in SSE2.
 func dotPairs(row []float64, b [][2]float64) [2]float64 {
 	if len(row) == 0 {
@@ -65,6 +101,9 @@ func dot4(a, b []float64) float64 {
 
 //go:noescape
 func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1 float64, pos0, pos1 int)
+
+//go:noescape
+func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1 float64, pos0, pos1 int)
 
 //go:noescape
 func dotPairsSSE2(row, b unsafe.Pointer, n int) (s0, s1 float64)

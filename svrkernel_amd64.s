@@ -180,3 +180,101 @@ dot4done:
 	ADDSD X1, X0
 	MOVSD X0, ret+24(FP)
 	RET
+
+// func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1 float64, pos0, pos1 int)
+//
+// Per lane: v = g + low; the lane's largest v (a NaN v ignored); for
+// diff = gmax + v > 0 the ratio diff²/quad, quad = 2 − 2·ki (1e-12 where
+// not positive), replacing the lane's best when larger, with its position.
+// X0: gmax; X1: 2; X2: 1e-12; X3: 0; X6: the lanes' largest v; X7: their
+// best ratios; X8: their positions; X9: the current positions; X10: 2, 2.
+TEXT ·svrSelectLowSSE2(SB), NOSPLIT, $0-88
+	MOVQ  grad+0(FP), DI
+	MOVQ  low+8(FP), SI
+	MOVQ  ki+16(FP), R8
+	MOVQ  pairs+24(FP), CX
+	MOVSD gmax+32(FP), X0
+	UNPCKLPD X0, X0
+	MOVQ  $0x4000000000000000, AX // 2.0
+	MOVQ  AX, X1
+	UNPCKLPD X1, X1
+	MOVQ  $0x3D719799812DEA11, AX // 1e-12
+	MOVQ  AX, X2
+	UNPCKLPD X2, X2
+	XORPD X3, X3
+	MOVQ  $0xFFF0000000000000, AX // −Inf
+	MOVQ  AX, X6
+	UNPCKLPD X6, X6
+	XORPD X7, X7
+	MOVQ  $-1, AX
+	MOVQ  AX, X8
+	PUNPCKLQDQ X8, X8
+	XORQ  AX, AX
+	MOVQ  AX, X9
+	MOVQ  $1, AX
+	MOVQ  AX, X11
+	PUNPCKLQDQ X11, X9            // 0, 1
+	MOVQ  $2, AX
+	MOVQ  AX, X10
+	PUNPCKLQDQ X10, X10
+
+selloop:
+	TESTQ CX, CX
+	JZ    seldone
+	MOVUPD (DI), X4
+	MOVUPD (SI), X5
+	ADDPD X5, X4                  // v = g + low
+	MOVAPD X4, X11
+	MAXPD X6, X11                 // v > max ? v : max (max when v is NaN)
+	MOVAPD X11, X6
+	MOVAPD X0, X12
+	ADDPD X4, X12                 // diff = gmax + v
+	CVTPS2PD (R8), X13
+	MULPD X1, X13                 // 2·ki
+	MOVAPD X1, X14
+	SUBPD X13, X14                // quad = 2 − 2·ki
+	MOVAPD X14, X15
+	CMPPD X3, X15, 2              // quad ≤ 0
+	MOVAPD X15, X13
+	ANDPD X2, X13
+	ANDNPD X14, X15
+	ORPD  X13, X15                // quad, or 1e-12
+	MOVAPD X12, X13
+	MULPD X12, X13
+	DIVPD X15, X13                // r = diff·diff / quad
+	MOVAPD X3, X14
+	CMPPD X12, X14, 1             // 0 < diff
+	MOVAPD X7, X15
+	CMPPD X13, X15, 1             // best < r
+	ANDPD X14, X15                // the condition
+	MOVAPD X15, X14
+	ANDPD X13, X14
+	MOVAPD X15, X11
+	ANDNPD X7, X11
+	ORPD  X11, X14
+	MOVAPD X14, X7                // best = cond ? r : best
+	MOVAPD X15, X14
+	PAND  X9, X14
+	ANDNPD X8, X15
+	POR   X15, X14
+	MOVAPD X14, X8                // pos = cond ? q : pos
+	PADDQ X10, X9
+	ADDQ  $16, DI
+	ADDQ  $16, SI
+	ADDQ  $8, R8
+	DECQ  CX
+	JMP   selloop
+
+seldone:
+	MOVSD X6, max0+40(FP)
+	UNPCKHPD X6, X6
+	MOVSD X6, max1+48(FP)
+	MOVSD X7, best0+56(FP)
+	UNPCKHPD X7, X7
+	MOVSD X7, best1+64(FP)
+	MOVQ  X8, AX
+	MOVQ  AX, pos0+72(FP)
+	PUNPCKHQDQ X8, X8
+	MOVQ  X8, AX
+	MOVQ  AX, pos1+80(FP)
+	RET

@@ -8,6 +8,10 @@ func svrGradient(g, up []float64, ki, kj []float32, dbi, dbj float64) (float64, 
 	return svrGradientGo(g, up, ki, kj, dbi, dbj)
 }
 
+func svrSelectLow(g, low []float64, ki []float32, gmax float64) (float64, int) {
+	return svrSelectLowGo(g, low, ki, gmax)
+}
+
 func dotPairs(row []float64, b [][2]float64) [2]float64 { return dotPairsGo(row, b) }
 
 func subScaledPairs(row []float64, b [][2]float64, x [2]float64) { subScaledPairsGo(row, b, x) }

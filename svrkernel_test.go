@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestSVRKernelsMatchGo: svrGradient, dotPairs, subScaledPairs and dot4
+// TestSVRKernelsMatchGo: svrGradient, svrSelectLow, dotPairs, subScaledPairs and dot4
 // (SSE2 assembly on amd64) give the bits their Go references give, on
 // lengths 0 to 40, with ties, ±0, ±Inf and NaN among the values.
 func TestSVRKernelsMatchGo(t *testing.T) {
@@ -54,6 +54,25 @@ func TestSVRKernelsMatchGo(t *testing.T) {
 			if !same(gAsm[q], gGo[q]) {
 				t.Fatalf("svrGradient n=%d: g[%d] %v, Go %v", n, q, gAsm[q], gGo[q])
 			}
+		}
+
+		low := make([]float64, n+1)
+		for q := range low {
+			low[q] = value()
+			if rng.IntN(4) == 0 {
+				low[q] = math.Inf(-1) // not in I_low
+			}
+		}
+		for q := range ki {
+			if rng.IntN(10) == 0 {
+				ki[q] = 1 // a zero divisor: libsvm's TAU
+			}
+		}
+		gmax := value()
+		v1, q1 := svrSelectLow(g, low, ki, gmax)
+		v2, q2 := svrSelectLowGo(g, low, ki, gmax)
+		if v1 != v2 || q1 != q2 { // the largest value is compared as a number: ±0 are one
+			t.Fatalf("svrSelectLow n=%d: (%v, %d), Go (%v, %d)", n, v1, q1, v2, q2)
 		}
 
 		a, b := make([]float64, n), make([]float64, n+1)

@@ -195,27 +195,7 @@ func (s *svrDual) selectWorkingSet(haveGmax bool) (int, int, bool) {
 	if gi < 0 || math.IsInf(gmax, -1) {
 		return 0, 0, false
 	}
-	ki := s.k.row(gi)[:act]
-	gmax2 := math.Inf(-1)
-	gj := -1
-	// WSS3 maximises diff²/quad over diff > 0, compared as products to
-	// avoid dividing.
-	bestNum, bestQuad := 0.0, 1.0
-	for q, off := range s.lowOff[:act] {
-		v := g[q] + off
-		if v > gmax2 {
-			gmax2 = v
-		}
-		if diff := gmax + v; diff > 0 {
-			quad := 2 - 2*float64(ki[q])
-			if quad <= 0 {
-				quad = 1e-12
-			}
-			if num := diff * diff; num*bestQuad > bestNum*quad {
-				gj, bestNum, bestQuad = q, num, quad
-			}
-		}
-	}
+	gmax2, gj := svrSelectLow(g, s.lowOff, s.k.row(gi), gmax)
 	if gmax+gmax2 < s.tol || gj < 0 {
 		return 0, 0, false
 	}
