@@ -1,8 +1,9 @@
 package main
 
 // The inner loops of the SVR solver: the gradient update of an SMO step
-// (with the next I_up maximum), the two-right-hand-side triangular solves
-// of the Newton step, and the Cholesky factor's dot products. The Go
+// (with the next I_up maximum), the I_low half of the working-set
+// selection, the two-right-hand-side triangular solves of the Newton step,
+// and the Cholesky factor's dot products. The Go
 // functions here are the reference: on amd64 the same loops run in SSE2
 // assembly (svrkernel_amd64.s), two values per instruction, performing the
 // same IEEE operations in the same order, so both give the same bits
@@ -53,6 +54,32 @@ func svrSelectLowGo(g, low []float64, ki []float32, gmax float64) (gmax2 float64
 		}
 	}
 	return gmax2, pos
+}
+
+// choleskySolve2Go solves L·Lᵀ·x = b for two right-hand sides at once (the
+// lanes of b) in place, over the kept variables (the others get 0); L is
+// m×m, row-major with the given stride. The back substitution goes by rows
+// of L: x_a is final once the rows below it are done.
+func choleskySolve2Go(L []float64, stride, m int, kept []bool, b [][2]float64) {
+	b = b[:m]
+	for a := 0; a < m; a++ {
+		if !kept[a] {
+			b[a] = [2]float64{}
+			continue
+		}
+		s := dotPairsGo(L[a*stride:][:a], b)
+		d := L[a*stride+a]
+		b[a][0], b[a][1] = (b[a][0]-s[0])/d, (b[a][1]-s[1])/d
+	}
+	for a := m - 1; a >= 0; a-- {
+		if !kept[a] {
+			continue
+		}
+		d := L[a*stride+a]
+		x := [2]float64{b[a][0] / d, b[a][1] / d}
+		b[a] = x
+		subScaledPairsGo(L[a*stride:][:a], b, x)
+	}
 }
 
 // dotPairsGo returns Σ row[c]·b[c] for both lanes of b, summed in order.

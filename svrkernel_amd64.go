@@ -68,23 +68,14 @@ func svrSelectLow(g, low []float64, ki []float32, gmax float64) (float64, int) {
 	return gmax2, pos
 }
 
-// dotPairs is dotPairsGo in SSE2.
-func dotPairs(row []float64, b [][2]float64) [2]float64 {
-	if len(row) == 0 {
-		return [2]float64{}
-	}
-	b = b[:len(row)]
-	s0, s1 := dotPairsSSE2(unsafe.Pointer(&row[0]), unsafe.Pointer(&b[0]), len(row))
-	return [2]float64{s0, s1}
-}
-
-// subScaledPairs is subScaledPairsGo in SSE2.
-func subScaledPairs(row []float64, b [][2]float64, x [2]float64) {
-	if len(row) == 0 {
+// choleskySolve2 is choleskySolve2Go in SSE2, both right-hand sides in one
+// register.
+func choleskySolve2(L []float64, stride, m int, kept []bool, b [][2]float64) {
+	if m <= 0 {
 		return
 	}
-	b = b[:len(row)]
-	subScaledPairsSSE2(unsafe.Pointer(&row[0]), unsafe.Pointer(&b[0]), len(row), x[0], x[1])
+	_, _, _ = L[(m-1)*stride+m-1], kept[m-1], b[m-1] // the assembly does not check bounds
+	choleskySolve2SSE2(unsafe.Pointer(&L[0]), stride, m, unsafe.Pointer(&kept[0]), unsafe.Pointer(&b[0]))
 }
 
 // dot4 is dot4Go in SSE2: the partial sums (s0, s1) and (s2, s3) in two
@@ -106,10 +97,7 @@ func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float6
 func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1 float64, pos0, pos1 int)
 
 //go:noescape
-func dotPairsSSE2(row, b unsafe.Pointer, n int) (s0, s1 float64)
-
-//go:noescape
-func subScaledPairsSSE2(row, b unsafe.Pointer, n int, x0, x1 float64)
+func choleskySolve2SSE2(l unsafe.Pointer, stride, m int, kept, b unsafe.Pointer)
 
 //go:noescape
 func dot4SSE2(a, b unsafe.Pointer, n int) float64

@@ -81,58 +81,6 @@ graddone:
 	MOVQ  AX, pos1+80(FP)
 	RET
 
-// func dotPairsSSE2(row, b unsafe.Pointer, n int) (s0, s1 float64)
-TEXT ·dotPairsSSE2(SB), NOSPLIT, $0-40
-	MOVQ  row+0(FP), SI
-	MOVQ  b+8(FP), DI
-	MOVQ  n+16(FP), CX
-	XORPD X0, X0
-
-dotploop:
-	TESTQ CX, CX
-	JZ    dotpdone
-	MOVSD (SI), X1
-	UNPCKLPD X1, X1
-	MOVUPD (DI), X2
-	MULPD X1, X2
-	ADDPD X2, X0
-	ADDQ  $8, SI
-	ADDQ  $16, DI
-	DECQ  CX
-	JMP   dotploop
-
-dotpdone:
-	MOVSD X0, s0+24(FP)
-	UNPCKHPD X0, X0
-	MOVSD X0, s1+32(FP)
-	RET
-
-// func subScaledPairsSSE2(row, b unsafe.Pointer, n int, x0, x1 float64)
-TEXT ·subScaledPairsSSE2(SB), NOSPLIT, $0-40
-	MOVQ  row+0(FP), SI
-	MOVQ  b+8(FP), DI
-	MOVQ  n+16(FP), CX
-	MOVSD x0+24(FP), X0
-	MOVSD x1+32(FP), X3
-	UNPCKLPD X3, X0
-
-subloop:
-	TESTQ CX, CX
-	JZ    subdone
-	MOVSD (SI), X1
-	UNPCKLPD X1, X1
-	MULPD X0, X1
-	MOVUPD (DI), X2
-	SUBPD X1, X2
-	MOVUPD X2, (DI)
-	ADDQ  $8, SI
-	ADDQ  $16, DI
-	DECQ  CX
-	JMP   subloop
-
-subdone:
-	RET
-
 // func dot4SSE2(a, b unsafe.Pointer, n int) float64
 //
 // X0 holds the partial sums s0, s1 and X1 s2, s3; the tail goes to s0.
@@ -277,4 +225,108 @@ seldone:
 	PUNPCKHQDQ X8, X8
 	MOVQ  X8, AX
 	MOVQ  AX, pos1+80(FP)
+	RET
+
+// func choleskySolve2SSE2(l unsafe.Pointer, stride, m int, kept, b unsafe.Pointer)
+//
+// choleskySolve2 with both right-hand sides (the lanes of b) in one
+// register: the forward substitution by rows of L, then the backward one by
+// rows (each row's x subtracted from the rows above), skipping the rows not
+// kept (zeroed in the forward pass).
+TEXT ·choleskySolve2SSE2(SB), NOSPLIT, $0-40
+	MOVQ l+0(FP), R8
+	MOVQ stride+8(FP), R9
+	SHLQ $3, R9                   // bytes per row of L
+	MOVQ m+16(FP), R10
+	MOVQ kept+24(FP), R11
+	MOVQ b+32(FP), R12
+	XORQ AX, AX                   // a
+	MOVQ R8, R13                  // row a of L
+
+fwd:
+	CMPQ AX, R10
+	JGE  back0
+	MOVQ AX, DX
+	SHLQ $4, DX
+	ADDQ R12, DX                  // &b[a]
+	MOVBLZX (R11)(AX*1), BX
+	TESTQ BX, BX
+	JNZ  fwdkept
+	XORPD X0, X0
+	MOVUPD X0, (DX)
+	JMP  fwdnext
+
+fwdkept:
+	XORPD X0, X0                  // s
+	XORQ CX, CX
+	MOVQ R12, SI
+
+fwddot:
+	CMPQ CX, AX
+	JGE  fwddotdone
+	MOVSD (R13)(CX*8), X1
+	UNPCKLPD X1, X1
+	MOVUPD (SI), X2
+	MULPD X1, X2
+	ADDPD X2, X0
+	ADDQ $16, SI
+	INCQ CX
+	JMP  fwddot
+
+fwddotdone:
+	MOVUPD (DX), X3
+	SUBPD X0, X3
+	MOVSD (R13)(AX*8), X4
+	UNPCKLPD X4, X4
+	DIVPD X4, X3
+	MOVUPD X3, (DX)
+
+fwdnext:
+	INCQ AX
+	ADDQ R9, R13
+	JMP  fwd
+
+back0:
+	MOVQ R10, AX
+	DECQ AX                       // a = m − 1
+	MOVQ AX, R13
+	IMULQ R9, R13
+	ADDQ R8, R13
+
+back:
+	TESTQ AX, AX
+	JL   solved
+	MOVBLZX (R11)(AX*1), BX
+	TESTQ BX, BX
+	JZ   backnext
+	MOVQ AX, DX
+	SHLQ $4, DX
+	ADDQ R12, DX
+	MOVUPD (DX), X3
+	MOVSD (R13)(AX*8), X4
+	UNPCKLPD X4, X4
+	DIVPD X4, X3                  // x = b[a] / d
+	MOVUPD X3, (DX)
+	XORQ CX, CX
+	MOVQ R12, SI
+
+backsub:
+	CMPQ CX, AX
+	JGE  backnext
+	MOVSD (R13)(CX*8), X1
+	UNPCKLPD X1, X1
+	MULPD X3, X1
+	MOVUPD (SI), X2
+	SUBPD X1, X2
+	MOVUPD X2, (SI)
+	ADDQ $16, SI
+	INCQ CX
+	JMP  backsub
+
+backnext:
+	DECQ AX
+	SUBQ R9, R13
+	JMP  back
+
+solved:
 	RET

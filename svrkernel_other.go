@@ -12,8 +12,8 @@ func svrSelectLow(g, low []float64, ki []float32, gmax float64) (float64, int) {
 	return svrSelectLowGo(g, low, ki, gmax)
 }
 
-func dotPairs(row []float64, b [][2]float64) [2]float64 { return dotPairsGo(row, b) }
-
-func subScaledPairs(row []float64, b [][2]float64, x [2]float64) { subScaledPairsGo(row, b, x) }
+func choleskySolve2(L []float64, stride, m int, kept []bool, b [][2]float64) {
+	choleskySolve2Go(L, stride, m, kept, b)
+}
 
 func dot4(a, b []float64) float64 { return dot4Go(a, b) }

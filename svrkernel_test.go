@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// TestSVRKernelsMatchGo: svrGradient, svrSelectLow, dotPairs, subScaledPairs and dot4
+// TestSVRKernelsMatchGo: svrGradient, svrSelectLow, choleskySolve2 and dot4
 // (SSE2 assembly on amd64) give the bits their Go references give, on
 // lengths 0 to 40, with ties, ±0, ±Inf and NaN among the values.
 func TestSVRKernelsMatchGo(t *testing.T) {
@@ -76,27 +76,35 @@ func TestSVRKernelsMatchGo(t *testing.T) {
 		}
 
 		a, b := make([]float64, n), make([]float64, n+1)
-		pairs := make([][2]float64, n+1)
 		for i := range a {
 			a[i] = value()
 		}
 		for i := range b {
 			b[i] = value()
-			pairs[i] = [2]float64{value(), value()}
 		}
 		if d1, d2 := dot4(a, b), dot4Go(a, b); !same(d1, d2) {
 			t.Fatalf("dot4 n=%d: %v, Go %v", n, d1, d2)
 		}
-		if s1, s2 := dotPairs(a, pairs), dotPairsGo(a, pairs); !same(s1[0], s2[0]) || !same(s1[1], s2[1]) {
-			t.Fatalf("dotPairs n=%d: %v, Go %v", n, s1, s2)
+
+		// A factor with a few rows not kept, two right-hand sides.
+		m, stride := rng.IntN(20), 20+rng.IntN(3)
+		L := make([]float64, stride*m)
+		kept := make([]bool, m)
+		rhs := make([][2]float64, m)
+		for r := 0; r < m; r++ {
+			kept[r] = rng.IntN(6) != 0
+			for c := 0; c < r; c++ {
+				L[r*stride+c] = rng.NormFloat64()
+			}
+			L[r*stride+r] = 0.5 + rng.Float64()
+			rhs[r] = [2]float64{value(), value()}
 		}
-		x := [2]float64{value(), value()}
-		pAsm, pGo := slices.Clone(pairs), slices.Clone(pairs)
-		subScaledPairs(a, pAsm, x)
-		subScaledPairsGo(a, pGo, x)
-		for i := range pAsm {
-			if !same(pAsm[i][0], pGo[i][0]) || !same(pAsm[i][1], pGo[i][1]) {
-				t.Fatalf("subScaledPairs n=%d: b[%d] %v, Go %v", n, i, pAsm[i], pGo[i])
+		b1, b2 := slices.Clone(rhs), slices.Clone(rhs)
+		choleskySolve2(L, stride, m, kept, b1)
+		choleskySolve2Go(L, stride, m, kept, b2)
+		for r := range b1 {
+			if !same(b1[r][0], b2[r][0]) || !same(b1[r][1], b2[r][1]) {
+				t.Fatalf("choleskySolve2 m=%d: row %d %v, Go %v", m, r, b1[r], b2[r])
 			}
 		}
 	}

@@ -373,29 +373,3 @@ func choleskyDropping(L []float64, stride, m int, kept []bool) int {
 	}
 	return nKept
 }
-
-// choleskySolve2 solves L·Lᵀ·x = b for two right-hand sides at once (the
-// lanes of b) in place, over the kept variables (the others get 0); L is
-// m×m, row-major with the given stride. The back substitution goes by rows
-// of L: x_a is final once the rows below it are done.
-func choleskySolve2(L []float64, stride, m int, kept []bool, b [][2]float64) {
-	b = b[:m]
-	for a := 0; a < m; a++ {
-		if !kept[a] {
-			b[a] = [2]float64{}
-			continue
-		}
-		s := dotPairs(L[a*stride:][:a], b)
-		d := L[a*stride+a]
-		b[a][0], b[a][1] = (b[a][0]-s[0])/d, (b[a][1]-s[1])/d
-	}
-	for a := m - 1; a >= 0; a-- {
-		if !kept[a] {
-			continue
-		}
-		d := L[a*stride+a]
-		x := [2]float64{b[a][0] / d, b[a][1] / d}
-		b[a] = x
-		subScaledPairs(L[a*stride:][:a], b, x)
-	}
-}
