@@ -89,19 +89,21 @@ func enetCoordinateDescent(ctx context.Context, w []float64, l1Reg, l2Reg float6
 			}
 		}
 		var wMax, dwMax float64
+		// R += old·x_j, ρ = x_jᵀR, then R −= w_j·x_j, that last step deferred
+		// to the next coordinate's pass over R (cdResidualDot) or the sweep's end.
+		var pending []float64 // the column to subtract, times −pendingW
+		var pendingW float64
 		for j := 0; j < d.cols; j++ {
 			if d.normSq[j] == 0 {
 				continue
 			}
 			col := d.column(j)
 			old := w[j]
-			if old != 0 {
-				floats.AddScaled(residual, old, col)
-			}
-			rho := floats.Dot(col, residual)
+			rho := cdResidualDot(residual, pending, -pendingW, col, old)
+			pending = nil
 			w[j] = softThreshold(rho, l1Reg) / (d.normSq[j] + l2Reg)
 			if w[j] != 0 {
-				floats.AddScaled(residual, -w[j], col)
+				pending, pendingW = col, w[j]
 			}
 			if change := math.Abs(w[j] - old); change > dwMax {
 				dwMax = change
@@ -109,6 +111,9 @@ func enetCoordinateDescent(ctx context.Context, w []float64, l1Reg, l2Reg float6
 			if size := math.Abs(w[j]); size > wMax {
 				wMax = size
 			}
+		}
+		if pending != nil {
+			floats.AddScaled(residual, -pendingW, pending)
 		}
 		if wMax == 0 || dwMax/wMax < relTol || iter == maxIter-1 {
 			gap = enetDualityGap(w, l1Reg, l2Reg, d, y, residual, xta)
