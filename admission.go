@@ -176,6 +176,8 @@ type admission struct {
 	heavyQueued int                     // of those, still waiting for a slot
 
 	refusedClient, refusedWait atomic.Uint64 // heavy calibrations refused before waiting
+
+	lastWork atomic.Int64 // when a computation last started or ended, in Unix nanoseconds
 }
 
 // heavyJob is an admitted heavy calibration: its estimated cost and when it
@@ -270,7 +272,8 @@ func (a *admission) admit(r *http.Request, cost time.Duration) (*job, error) {
 			}
 			return nil, err
 		}
-		return &job{ctx: ctx, borrow: a.light.borrow, done: func() { release(); cancel() }}, nil
+		a.worked()
+		return &job{ctx: ctx, borrow: a.light.borrow, done: func() { a.worked(); release(); cancel() }}, nil
 	}
 	key := a.identity.keyOf(a.identity.clientAddr(r))
 	hj, err := a.queueHeavy(key, cost)
@@ -291,16 +294,26 @@ func (a *admission) admit(r *http.Request, cost time.Duration) (*job, error) {
 	hj.started = a.now()
 	a.heavyQueued--
 	a.mu.Unlock()
+	a.worked()
 	var once sync.Once
 	return &job{ctx: ctx, borrow: a.heavy.borrow, heavy: true, done: func() {
-		once.Do(func() { release(); a.finishHeavy(key); cancel() })
+		once.Do(func() { a.worked(); release(); a.finishHeavy(key); cancel() })
 	}}, nil
 }
 
-// computing reports whether any admitted computation is running.
+// quietGap is how long after its last computation the server counts as
+// idle (computing): long enough that requests arriving back to back keep
+// it busy.
+const quietGap = 5 * time.Millisecond
+
+// computing reports whether an admitted computation is running or one
+// started or ended within quietGap.
 func (a *admission) computing() bool {
-	return len(a.light.slots) > 0 || len(a.heavy.slots) > 0
+	return len(a.light.slots) > 0 || len(a.heavy.slots) > 0 || a.now().UnixNano()-a.lastWork.Load() < int64(quietGap)
 }
+
+// worked records that a computation started or ended now.
+func (a *admission) worked() { a.lastWork.Store(a.now().UnixNano()) }
 
 // extendWriteDeadline lets a calibration's answer be written after the
 // longest wait and fit the server allows (the server's WriteTimeout is

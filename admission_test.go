@@ -606,3 +606,37 @@ func TestShedderBoundsWaiting(t *testing.T) {
 		<-results
 	}
 }
+
+// TestComputingUntilQuiet: the server counts as computing while a
+// computation runs and for quietGap after the last one started or ended
+// (the background writer waits for that), and not before any.
+func TestComputingUntilQuiet(t *testing.T) {
+	s := newTestServer(t, map[string]string{"RATELIMIT_ENABLED": "false"})
+	a := s.work
+	now := time.Unix(1_790_000_000, 0)
+	a.now = func() time.Time { return now }
+	if a.computing() {
+		t.Fatal("computing before any computation")
+	}
+	r := httptest.NewRequest("POST", "/api/session/batch_predict", nil)
+	j, err := a.admit(r, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	if !a.computing() {
+		t.Fatal("not computing while a computation runs")
+	}
+	j.done()
+	if !a.computing() {
+		t.Fatal("not computing right after a computation ended")
+	}
+	now = now.Add(quietGap - time.Microsecond)
+	if !a.computing() {
+		t.Fatal("not computing within quietGap of the last computation")
+	}
+	now = now.Add(time.Microsecond)
+	if a.computing() {
+		t.Fatal("computing quietGap after the last computation")
+	}
+}
