@@ -7,11 +7,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"mime"
+	"mime/multipart"
 	"net/http"
 )
 
@@ -39,16 +39,18 @@ func (f formFields) get(field string) (json.RawMessage, bool) {
 // maxFormFields bounds how many fields a form may have.
 const maxFormFields = 64
 
-// readForm reads a multipart or URL-encoded form. Multipart field values
-// are read in chunks and copied once into a buffer of their exact size, so a huge field costs at most twice its size (up to the body
-// limit), never the repeated doubling of a growing buffer.
+// readForm reads a multipart or URL-encoded form. A multipart body is read
+// whole (its size is bounded by the body limit) and split where it lies:
+// the fields are slices of it, in the simple layout every browser and HTTP
+// library writes (simpleMultipartFields), or copies made by mime/multipart
+// for anything else.
 func readForm(r *http.Request) (formFields, error) {
-	fields := formFields{}
-	mr, err := r.MultipartReader()
-	if errors.Is(err, http.ErrNotMultipart) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
 		if err := r.ParseForm(); err != nil {
 			return nil, bodyError(err, "form could not be read")
 		}
+		fields := formFields{}
 		for k, v := range r.PostForm {
 			if len(v) > 0 {
 				fields[k] = []byte(v[0])
@@ -56,9 +58,25 @@ func readForm(r *http.Request) (formFields, error) {
 		}
 		return fields, nil
 	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return nil, bodyError(http.ErrMissingBoundary, "form could not be read")
+	}
+	body, err := readBody(r)
 	if err != nil {
 		return nil, bodyError(err, "form could not be read")
 	}
+	if fields, ok := simpleMultipartFields(body, boundary); ok {
+		return fields, nil
+	}
+	return multipartFields(body, boundary)
+}
+
+// multipartFields splits a multipart/form-data body with mime/multipart:
+// the first value of each named field, at most maxFormFields parts.
+func multipartFields(body []byte, boundary string) (formFields, error) {
+	fields := formFields{}
+	mr := multipart.NewReader(bytes.NewReader(body), boundary)
 	for n := 0; ; n++ {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -80,6 +98,68 @@ func readForm(r *http.Request) (formFields, error) {
 			fields[name] = value
 		}
 	}
+}
+
+// simpleMultipartFields splits a multipart/form-data body laid out as
+// browsers and HTTP libraries write it: no preamble; each delimiter line
+// exactly "--boundary" and CRLF; each part with the one header
+// `Content-Disposition: form-data; name="NAME"` (NAME printable ASCII
+// without quote or backslash) then an empty line, and a value that does
+// not start with "--boundary"; the close delimiter
+// "--boundary--", optionally followed by CRLF, ending the body. The values
+// are slices of body, the first of each name kept (as multipartFields
+// keeps them). ok is false for any other layout, or more than
+// maxFormFields parts, which multipartFields then reads.
+func simpleMultipartFields(body []byte, boundary string) (fields formFields, ok bool) {
+	const disposition = "Content-Disposition: form-data; name=\""
+	delim := "--" + boundary
+	if !bytes.HasPrefix(body, []byte(delim+"\r\n")) {
+		return nil, false
+	}
+	next := []byte("\r\n" + delim)
+	fields = formFields{}
+	pos := len(delim) + 2
+	for n := 0; n < maxFormFields; n++ {
+		if !bytes.HasPrefix(body[pos:], []byte(disposition)) {
+			return nil, false
+		}
+		pos += len(disposition)
+		end := bytes.IndexByte(body[pos:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		name := body[pos : pos+end]
+		for _, c := range name {
+			if c < 0x20 || c > 0x7e || c == '\\' {
+				return nil, false
+			}
+		}
+		pos += end + 1
+		if !bytes.HasPrefix(body[pos:], []byte("\r\n\r\n")) {
+			return nil, false
+		}
+		pos += 4
+		if bytes.HasPrefix(body[pos:], []byte(delim)) { // mime/multipart may take it for a delimiter
+			return nil, false
+		}
+		i := bytes.Index(body[pos:], next)
+		if i < 0 {
+			return nil, false
+		}
+		if _, seen := fields[string(name)]; !seen && len(name) > 0 {
+			fields[string(name)] = body[pos : pos+i : pos+i]
+		}
+		pos += i + len(next)
+		switch rest := body[pos:]; {
+		case bytes.HasPrefix(rest, []byte("\r\n")):
+			pos += 2
+		case string(rest) == "--" || string(rest) == "--\r\n":
+			return fields, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
 }
 
 // decodeFormJSON unmarshals the JSON text of a form field into v.

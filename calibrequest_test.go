@@ -21,6 +21,23 @@ func FuzzCalibForm(f *testing.F) {
 		} else {
 			r.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary)
 		}
+		if !urlencoded {
+			// The simple layout's split is mime/multipart's, wherever it applies.
+			if fast, ok := simpleMultipartFields(body, fuzzBoundary); ok {
+				slow, err := multipartFields(body, fuzzBoundary)
+				if err != nil {
+					t.Fatalf("split as the simple layout (%d fields), but mime/multipart fails: %v", len(fast), err)
+				}
+				if len(fast) != len(slow) {
+					t.Fatalf("simple layout %d fields, mime/multipart %d", len(fast), len(slow))
+				}
+				for name, v := range fast {
+					if w, ok := slow[name]; !ok || !bytes.Equal(v, w) {
+						t.Fatalf("field %q: simple layout %q, mime/multipart %q (present %v)", name, v, w, ok)
+					}
+				}
+			}
+		}
 		req, err := decodeCalibRequest(r, specs, lim)
 		if err != nil {
 			requireAPIError(t, err)
@@ -72,6 +89,55 @@ func BenchmarkDecodeCalibRequest(b *testing.B) {
 		r.Header.Set("Content-Type", ct)
 		if _, err := decodeCalibRequest(r, specs, lim); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSimpleMultipartLayout: the layouts that the fast split takes, and
+// those it leaves to mime/multipart, which then reads them.
+func TestSimpleMultipartLayout(t *testing.T) {
+	const b = "XyZ"
+	part := func(name, value string) string {
+		return "--" + b + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + value + "\r\n"
+	}
+	cases := []struct {
+		name   string
+		body   string
+		simple bool
+		want   map[string]string
+	}{
+		{"two fields", part("a", "1") + part("b", "x\r\ny") + "--" + b + "--", true, map[string]string{"a": "1", "b": "x\r\ny"}},
+		{"final CRLF", part("a", "1") + "--" + b + "--\r\n", true, map[string]string{"a": "1"}},
+		{"repeated name keeps the first", part("a", "1") + part("a", "2") + "--" + b + "--", true, map[string]string{"a": "1"}},
+		{"empty name skipped", part("", "1") + part("c", "") + "--" + b + "--", true, map[string]string{"c": ""}},
+		{"boundary text opening a value", part("a", "--"+b+"x") + "--" + b + "--", false, map[string]string{"a": "--" + b + "x"}},
+		{"a delimiter opening a value", "--" + b + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n" + part("b", "2") + "--" + b + "--", false, map[string]string{"a": "", "b": "2"}},
+		{"boundary text within a value", part("a", "x--"+b) + "--" + b + "--", true, map[string]string{"a": "x--" + b}},
+		{"padding after a delimiter", part("a", "1") + "--" + b + "  \r\n" + "Content-Disposition: form-data; name=\"b\"\r\n\r\n2\r\n--" + b + "--", false, map[string]string{"a": "1", "b": "2"}},
+		{"lower-case header", "--" + b + "\r\ncontent-disposition: form-data; name=\"a\"\r\n\r\n1\r\n--" + b + "--", false, map[string]string{"a": "1"}},
+		{"a file part", "--" + b + "\r\nContent-Disposition: form-data; name=\"a\"; filename=\"f\"\r\nContent-Type: text/plain\r\n\r\n1\r\n--" + b + "--", false, map[string]string{"a": "1"}},
+		{"preamble", "hello\r\n" + part("a", "1") + "--" + b + "--", false, map[string]string{"a": "1"}},
+		{"epilogue", part("a", "1") + "--" + b + "--\r\nbye", false, map[string]string{"a": "1"}},
+	}
+	for _, c := range cases {
+		fields, ok := simpleMultipartFields([]byte(c.body), b)
+		if ok != c.simple {
+			t.Errorf("%s: simple layout %v, want %v", c.name, ok, c.simple)
+		}
+		if !ok {
+			var err error
+			if fields, err = multipartFields([]byte(c.body), b); err != nil {
+				t.Errorf("%s: mime/multipart: %v", c.name, err)
+				continue
+			}
+		}
+		if len(fields) != len(c.want) {
+			t.Errorf("%s: %d fields %q, want %q", c.name, len(fields), fields, c.want)
+		}
+		for k, v := range c.want {
+			if got, ok := fields[k]; !ok || string(got) != v {
+				t.Errorf("%s: field %q = %q (%v), want %q", c.name, k, got, ok, v)
+			}
 		}
 	}
 }
