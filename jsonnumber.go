@@ -43,15 +43,6 @@ var pow5 = func() (p [20]uint64) {
 	return p
 }()
 
-// pow10u holds 10^k for k = 0 … 19, the powers of ten a uint64 holds.
-var pow10u = func() (p [20]uint64) {
-	p[0] = 1
-	for k := 1; k < len(p); k++ {
-		p[k] = p[k-1] * 10
-	}
-	return p
-}()
-
 // eightDigits reports whether the eight bytes of chunk (little-endian) are
 // all ASCII digits.
 func eightDigits(chunk uint64) bool {
@@ -169,13 +160,11 @@ func scanNumber(data []byte, i int) (v float64, end int, ok bool) {
 		return v, i, true
 	}
 	if exact && exp10 < 0 && exp10 >= -19 {
-		// mant/10^k = ip + frac/10^k is the binary fraction ip + g/2^k
-		// when frac is a multiple of 5^k (g = frac/5^k), exact in a float64
-		// when ip·2^k + g < 2^53.
+		// mant/10^k = (mant/5^k)/2^k: a binary fraction, exact in a float64
+		// when 5^k divides mant and the quotient is below 2^53.
 		k := -exp10
-		ip, frac := mant/pow10u[k], mant%pow10u[k]
-		if frac%pow5[k] == 0 && ip < 1<<(53-k) {
-			v = float64(ip<<k+frac/pow5[k]) / float64(uint64(1)<<k)
+		if g := mant / pow5[k]; g*pow5[k] == mant && g < 1<<53 {
+			v = float64(g) / float64(uint64(1)<<k)
 			if neg {
 				v = -v
 			}
