@@ -80,15 +80,7 @@ func (m svrModel) predict(x *mat.Dense, dst []float64) {
 	arg := make([]float64, nsv)
 	point := make([]float64, len(m.cols.varying))
 	for i := 0; i < rows; i++ {
-		row := x.RawRowView(i)
-		var offset float64 // the columns constant in training
-		for k, c := range m.cols.constant {
-			d := row[c] - m.cols.value[k]
-			offset += d * d
-		}
-		for k, c := range m.cols.varying {
-			point[k] = row[c]
-		}
+		offset := m.cols.split(x.RawRowView(i), point)
 		negScaledDistances(arg, point, m.svByCol, nsv, offset, m.gamma)
 		m.exp.apply(arg)
 		var sum float64
@@ -137,14 +129,7 @@ func (s *svrSharedKernel) rows(x *mat.Dense) []float64 {
 	for i := 0; i < r; i++ {
 		row := x.RawRowView(i)
 		s.x = append(s.x, row...)
-		var offset float64 // the columns constant in training
-		for k, col := range s.cols.constant {
-			d := row[col] - s.cols.value[k]
-			offset += d * d
-		}
-		for k, col := range s.cols.varying {
-			point[k] = row[col]
-		}
+		offset := s.cols.split(row, point)
 		out := s.k[i*s.n : (i+1)*s.n]
 		negScaledDistances(out, point, s.byCol, s.n, offset, s.gamma)
 		s.exp.apply(out)
@@ -158,6 +143,19 @@ func (s *svrSharedKernel) rows(x *mat.Dense) []float64 {
 type svrColumns struct {
 	varying, constant []int
 	value             []float64 // the constant columns' value
+}
+
+// split copies row's varying columns into point and returns the squared
+// distance of its constant columns from the training value, Σ (x_c − v_c)².
+func (c svrColumns) split(row, point []float64) (offset float64) {
+	for k, col := range c.constant {
+		d := row[col] - c.value[k]
+		offset += d * d
+	}
+	for k, col := range c.varying {
+		point[k] = row[col]
+	}
+	return offset
 }
 
 func splitColumns(x *mat.Dense) svrColumns {

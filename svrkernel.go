@@ -16,9 +16,14 @@ import "math"
 // the largest up − g, with the last position holding it (−Inf and −1 when
 // every value is NaN or there is none). len(up), len(ki), len(kj) ≥ len(g).
 func svrGradientGo(g, up []float64, ki, kj []float32, dbi, dbj float64) (gmax float64, pos int) {
-	gmax, pos = math.Inf(-1), -1
+	return svrGradientFrom(0, g, up, ki, kj, dbi, dbj, math.Inf(-1), -1)
+}
+
+// svrGradientFrom is svrGradientGo's loop from position q0 on, carrying on
+// from the maximum gmax at pos of the positions before it.
+func svrGradientFrom(q0 int, g, up []float64, ki, kj []float32, dbi, dbj, gmax float64, pos int) (float64, int) {
 	up, ki, kj = up[:len(g)], ki[:len(g)], kj[:len(g)]
-	for q := range g {
+	for q := q0; q < len(g); q++ {
 		v := g[q] + (float64(ki[q])*dbi + float64(kj[q])*dbj)
 		g[q] = v
 		if w := up[q] - v; w >= gmax {
@@ -35,11 +40,17 @@ func svrGradientGo(g, up []float64, ki, kj []float32, dbi, dbj float64) (gmax fl
 // where it is not positive (libsvm's TAU); −1 when none qualifies. The
 // ratios are compared as libsvm compares them, after dividing.
 func svrSelectLowGo(g, low []float64, ki []float32, gmax float64) (gmax2 float64, pos int) {
-	gmax2, pos = math.Inf(-1), -1
-	best := 0.0
+	gmax2, _, pos = svrSelectLowFrom(0, g, low, ki, gmax, math.Inf(-1), 0, -1)
+	return gmax2, pos
+}
+
+// svrSelectLowFrom is svrSelectLowGo's loop from position q0 on, carrying on
+// from the largest value gmax2 and the best ratio at pos of the positions
+// before it.
+func svrSelectLowFrom(q0 int, g, low []float64, ki []float32, gmax, gmax2, best float64, pos int) (float64, float64, int) {
 	low, ki = low[:len(g)], ki[:len(g)]
-	for q, off := range low {
-		v := g[q] + off
+	for q := q0; q < len(g); q++ {
+		v := g[q] + low[q]
 		if v > gmax2 {
 			gmax2 = v
 		}
@@ -53,7 +64,7 @@ func svrSelectLowGo(g, low []float64, ki []float32, gmax float64) (gmax2 float64
 			}
 		}
 	}
-	return gmax2, pos
+	return gmax2, best, pos
 }
 
 // choleskySolve2Go solves L·Lᵀ·x = b for two right-hand sides at once (the

@@ -22,14 +22,7 @@ func svrGradient(g, up []float64, ki, kj []float32, dbi, dbj float64) (float64, 
 			gmax, pos = m1, p1
 		}
 	}
-	if q := n - 1; n%2 == 1 {
-		v := g[q] + (float64(ki[q])*dbi + float64(kj[q])*dbj)
-		g[q] = v
-		if w := up[q] - v; w >= gmax {
-			gmax, pos = w, q
-		}
-	}
-	return gmax, pos
+	return svrGradientFrom(n-n%2, g, up, ki, kj, dbi, dbj, gmax, pos)
 }
 
 // svrSelectLow is svrSelectLowGo with the pairs of positions in SSE2: each
@@ -50,21 +43,7 @@ func svrSelectLow(g, low []float64, ki []float32, gmax float64) (float64, int) {
 			best, pos = b1, p1
 		}
 	}
-	if q := n - 1; n%2 == 1 {
-		v := g[q] + low[q]
-		if v > gmax2 {
-			gmax2 = v
-		}
-		if diff := gmax + v; diff > 0 {
-			quad := 2 - 2*float64(ki[q])
-			if quad <= 0 {
-				quad = 1e-12
-			}
-			if r := diff * diff / quad; r > best {
-				pos = q
-			}
-		}
-	}
+	gmax2, _, pos = svrSelectLowFrom(n-n%2, g, low, ki, gmax, gmax2, best, pos)
 	return gmax2, pos
 }
 
