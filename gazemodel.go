@@ -60,14 +60,18 @@ func gazeFeatures(lx, rx, ly, ry []float64, refX, refY, s float64) (fx, fy *mat.
 	n := len(lx)
 	fx, fy = mat.NewDense(n, 5, nil), mat.NewDense(n, 2, nil)
 	for i := 0; i < n; i++ {
-		mx := (lx[i] + rx[i]) / 2
-		my := (ly[i] + ry[i]) / 2
-		copy(fx.RawRowView(i), []float64{lx[i], rx[i], mx, lx[i] - rx[i], mx - refX})
-		row := fy.RawRowView(i)
-		row[0] = (ly[i] - ry[i]) / s
-		row[1] = (my - refY) / s
+		x, y := gazeFeatureRow(lx[i], rx[i], ly[i], ry[i], refX, refY, s)
+		copy(fx.RawRowView(i), x[:])
+		copy(fy.RawRowView(i), y[:])
 	}
 	return fx, fy
+}
+
+// gazeFeatureRow is one row of gazeFeatures.
+func gazeFeatureRow(lx, rx, ly, ry, refX, refY, s float64) (x [5]float64, y [2]float64) {
+	mx := (lx + rx) / 2
+	my := (ly + ry) / 2
+	return [5]float64{lx, rx, mx, lx - rx, mx - refX}, [2]float64{(ly - ry) / s, (my - refY) / s}
 }
 
 // fitGazeModel fits the batch model on the calibration rows for a screen of
@@ -119,12 +123,34 @@ func fitGazeModel(rows []labelledSample, width, height float64) (*gazeModel, err
 // reference means and scale, y outputs de-meaned over the batch and × 1.2,
 // then centre + tanh(output) × scale.
 func (m *gazeModel) predict(samples []irisSample) (xs, ys []float64) {
-	lx, rx, ly, ry := eyeColumns(samples)
-	fx, fy := gazeFeatures(lx, rx, ly, ry, m.refX, m.refY, m.yScale)
+	// The arithmetic of eyeColumns, gazeFeatures, the scalers' transform and
+	// the ridges' predict, one sample at a time.
 	n := len(samples)
+	var sums [4]float64 // left x, right x, left y, right y, summed as mean sums
+	for _, s := range samples {
+		sums[0] += s.LeftX
+		sums[1] += s.RightX
+		sums[2] += s.LeftY
+		sums[3] += s.RightY
+	}
+	swapX := sums[0]/float64(n) < sums[1]/float64(n) // lateralSwap
+	swapY := sums[2]/float64(n) < sums[3]/float64(n)
 	xs, ys = make([]float64, n), make([]float64, n)
-	m.ridgeX.predict(m.scalerX.transform(fx), xs)
-	m.ridgeY.predict(m.scalerY.transform(fy), ys)
+	var zx [5]float64
+	var zy [2]float64
+	for i, s := range samples {
+		lx, rx, ly, ry := s.LeftX, s.RightX, s.LeftY, s.RightY
+		if swapX {
+			lx, rx = rx, lx
+		}
+		if swapY {
+			ly, ry = ry, ly
+		}
+		fx, fy := gazeFeatureRow(lx, rx, ly, ry, m.refX, m.refY, m.yScale)
+		m.scalerX.transformRow(fx[:], zx[:])
+		m.scalerY.transformRow(fy[:], zy[:])
+		xs[i], ys[i] = m.ridgeX.predictRow(zx[:]), m.ridgeY.predictRow(zy[:])
+	}
 	my := mean(ys)
 	for i := range xs {
 		xs[i] = m.width/2 + math.Tanh(xs[i])*m.pixelScaleX

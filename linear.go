@@ -19,12 +19,17 @@ type linearModel struct {
 func (m linearModel) predict(x *mat.Dense, dst []float64) {
 	rows, _ := x.Dims()
 	for i := 0; i < rows; i++ {
-		v := m.intercept
-		for j, c := range x.RawRowView(i) {
-			v += c * m.coef[j]
-		}
-		dst[i] = v
+		dst[i] = m.predictRow(x.RawRowView(i))
 	}
+}
+
+// predictRow is predict for one row: intercept + Σ row_j·coef_j in order.
+func (m linearModel) predictRow(row []float64) float64 {
+	v := m.intercept
+	for j, c := range row {
+		v += c * m.coef[j]
+	}
+	return v
 }
 
 // fitOLS is scikit-learn's LinearRegression(fit_intercept=True): centre the

@@ -53,12 +53,16 @@ func (s standardScaler) transform(x *mat.Dense) *mat.Dense {
 	rows, cols := x.Dims()
 	out := mat.NewDense(rows, cols, nil)
 	for i := 0; i < rows; i++ {
-		src, dst := x.RawRowView(i), out.RawRowView(i)
-		for j := 0; j < cols; j++ {
-			dst[j] = (src[j] - s.mean[j]) / s.scale[j]
-		}
+		s.transformRow(x.RawRowView(i)[:cols], out.RawRowView(i))
 	}
 	return out
+}
+
+// transformRow is transform for one row: dst[j] = (src[j] − mean_j)/scale_j.
+func (s standardScaler) transformRow(src, dst []float64) {
+	for j, v := range src {
+		dst[j] = (v - s.mean[j]) / s.scale[j]
+	}
 }
 
 // polyFeatures2 is PolynomialFeatures(degree=2, include_bias=True) for two
