@@ -41,12 +41,17 @@ func readChunked(r io.Reader) ([]byte, error) {
 	return out, nil
 }
 
+// readBodyOnce is the largest declared body readBody allocates before it
+// arrives: a client declaring more gets memory only as its bytes come.
+const readBodyOnce = 1 << 20
+
 // readBody reads a request's body to the end. When the client declared
 // its length (the server then delivers exactly that many bytes, and
-// limitBody has refused lengths over the limit) it is read into one buffer
-// of that size; otherwise in chunks, as readChunked does.
+// limitBody has refused lengths over the limit), up to readBodyOnce, it is
+// read into one buffer of that size; otherwise in chunks, as readChunked
+// does.
 func readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength <= 0 {
+	if r.ContentLength <= 0 || r.ContentLength > readBodyOnce {
 		return readChunked(r.Body)
 	}
 	body := make([]byte, r.ContentLength)

@@ -1,9 +1,12 @@
 package main
 
-// Tests of the body limit: a huge body is refused without being buffered.
+// Tests of the body limit (a huge body is refused without being buffered)
+// and of reading bodies.
 
 import (
+	"bytes"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -59,6 +62,32 @@ func TestHugeBodyIsRefusedWithoutBuffering(t *testing.T) {
 			if grew := peak - base; grew >= 64<<20 {
 				t.Errorf("%s (Content-Length declared %v): the heap grew by %d MB for a refused body", path, declared, grew>>20)
 			}
+		}
+	}
+}
+
+// TestReadBody: a body is read whole whether its length is declared
+// (exactly, beyond readBodyOnce, short of or past the declaration) or not.
+func TestReadBody(t *testing.T) {
+	big := bytes.Repeat([]byte("0123456789"), readBodyOnce/10+7)
+	cases := []struct {
+		name     string
+		body     []byte
+		declared int64
+		want     []byte
+	}{
+		{"declared", []byte("hello"), 5, []byte("hello")},
+		{"undeclared", []byte("hello"), -1, []byte("hello")},
+		{"declared beyond the first allocation", big, int64(len(big)), big},
+		{"shorter than declared", []byte("hel"), 5, []byte("hel")},
+		{"longer than declared", []byte("hello, world"), 5, []byte("hello, world")},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(c.body))
+		r.ContentLength = c.declared
+		got, err := readBody(r)
+		if err != nil || !bytes.Equal(got, c.want) {
+			t.Errorf("%s: %d bytes, %v; want %d bytes", c.name, len(got), err, len(c.want))
 		}
 	}
 }
