@@ -58,9 +58,11 @@ func (p *jsonScanner) sampleArray(spec sampleSpec) (sampleArray, error) {
 	if p.consume(']') {
 		return out, nil
 	}
-	// Room for as many samples as the rest holds objects (up to the limit),
-	// counted at memory speed, so that the slices are allocated once.
-	size := min(bytes.Count(data[p.pos:], []byte{'{'}), spec.maxLen)
+	// Room for as many samples as the rest holds objects (counted at memory
+	// speed, so that the slices are allocated once), up to the limit and to
+	// one per 32 bytes (a sample with its required keys takes more), so
+	// that the room never outgrows the body by much.
+	size := min(bytes.Count(data[p.pos:], []byte{'{'}), spec.maxLen, (len(data)-p.pos)/32)
 	out.values = make([][6]float64, 0, size)
 	if spec.passThrough != "" {
 		out.raw = make([]json.RawMessage, 0, size)

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -240,3 +242,19 @@ const (
 	verdictFail                         // not JSON, not an array of objects, or a key missing or not a finite number
 	verdictSucceed                      // an array of objects whose iris keys are finite JSON numbers
 )
+
+// TestSampleArrayRoomIsBounded: the room made for samples before decoding
+// them stays within a small multiple of the input, however many braces it
+// holds.
+func TestSampleArrayRoomIsBounded(t *testing.T) {
+	data := []byte("[" + strings.Repeat("{", 100_000))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := decodeSampleArray(data, sampleSpec{field: "f", keys: irisKeyList, passThrough: "timestamp", maxLen: 100_000}); err == nil {
+		t.Fatal("a run of braces decoded")
+	}
+	runtime.ReadMemStats(&after)
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 4*uint64(len(data)) {
+		t.Errorf("%d bytes allocated for %d bytes of input", grown, len(data))
+	}
+}
