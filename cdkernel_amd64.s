@@ -5,6 +5,7 @@
 // func cdResidualDotSSE2(r, prev, next unsafe.Pointer, n int, aPrev, aNext float64, usePrev, useNext int) float64
 //
 // Per row i: r += aPrev·prev (when usePrev), r += aNext·next (when useNext),
+// one loop for each combination (the caller never asks for neither),
 // each as gonum's AxpyUnitary computes it, (a·x) + r; then next·r summed as
 // gonum's DotUnitary sums it: rows 4k, 4k+1 in X7, 4k+2, 4k+3 in X8, the
 // last n mod 4 rows into X7's low half, then (X7 + X8), high + low.
@@ -23,43 +24,88 @@ TEXT ·cdResidualDotSSE2(SB), NOSPLIT, $0-72
 	XORPD X8, X8
 	XORQ  AX, AX                  // i
 
-quad:
+	TESTQ R8, R8
+	JZ    nextquad                // (the caller never asks for neither)
+	TESTQ R9, R9
+	JZ    prevquad
+
+bothquad:
 	MOVQ  CX, BX
 	SUBQ  AX, BX
 	CMPQ  BX, $4
 	JL    tail
 	MOVUPD (DI)(AX*8), X2
 	MOVUPD 16(DI)(AX*8), X3
-	TESTQ R8, R8
-	JZ    quadnext
 	MOVUPD (SI)(AX*8), X4
 	MULPD X0, X4
 	ADDPD X4, X2
 	MOVUPD 16(SI)(AX*8), X5
 	MULPD X0, X5
 	ADDPD X5, X3
-
-quadnext:
-	TESTQ R9, R9
-	JZ    quaddot
-	MOVUPD (DX)(AX*8), X4
+	MOVUPD (DX)(AX*8), X10
+	MOVUPD 16(DX)(AX*8), X11
+	MOVAPD X10, X4
 	MULPD X1, X4
 	ADDPD X4, X2
-	MOVUPD 16(DX)(AX*8), X5
+	MOVAPD X11, X5
 	MULPD X1, X5
 	ADDPD X5, X3
-
-quaddot:
 	MOVUPD X2, (DI)(AX*8)
 	MOVUPD X3, 16(DI)(AX*8)
-	MOVUPD (DX)(AX*8), X4
-	MULPD X2, X4
-	ADDPD X4, X7
-	MOVUPD 16(DX)(AX*8), X5
-	MULPD X3, X5
-	ADDPD X5, X8
+	MULPD X2, X10
+	ADDPD X10, X7
+	MULPD X3, X11
+	ADDPD X11, X8
 	ADDQ  $4, AX
-	JMP   quad
+	JMP   bothquad
+
+prevquad:
+	MOVQ  CX, BX
+	SUBQ  AX, BX
+	CMPQ  BX, $4
+	JL    tail
+	MOVUPD (DI)(AX*8), X2
+	MOVUPD 16(DI)(AX*8), X3
+	MOVUPD (SI)(AX*8), X4
+	MULPD X0, X4
+	ADDPD X4, X2
+	MOVUPD 16(SI)(AX*8), X5
+	MULPD X0, X5
+	ADDPD X5, X3
+	MOVUPD X2, (DI)(AX*8)
+	MOVUPD X3, 16(DI)(AX*8)
+	MOVUPD (DX)(AX*8), X10
+	MOVUPD 16(DX)(AX*8), X11
+	MULPD X2, X10
+	ADDPD X10, X7
+	MULPD X3, X11
+	ADDPD X11, X8
+	ADDQ  $4, AX
+	JMP   prevquad
+
+nextquad:
+	MOVQ  CX, BX
+	SUBQ  AX, BX
+	CMPQ  BX, $4
+	JL    tail
+	MOVUPD (DI)(AX*8), X2
+	MOVUPD 16(DI)(AX*8), X3
+	MOVUPD (DX)(AX*8), X10
+	MOVUPD 16(DX)(AX*8), X11
+	MOVAPD X10, X4
+	MULPD X1, X4
+	ADDPD X4, X2
+	MOVAPD X11, X5
+	MULPD X1, X5
+	ADDPD X5, X3
+	MOVUPD X2, (DI)(AX*8)
+	MOVUPD X3, 16(DI)(AX*8)
+	MULPD X2, X10
+	ADDPD X10, X7
+	MULPD X3, X11
+	ADDPD X11, X8
+	ADDQ  $4, AX
+	JMP   nextquad
 
 tail:
 	CMPQ  AX, CX
