@@ -29,82 +29,60 @@ TEXT ·cdResidualDotSSE2(SB), NOSPLIT, $0-72
 	TESTQ R9, R9
 	JZ    prevquad
 
-bothquad:
-	MOVQ  CX, BX
-	SUBQ  AX, BX
-	CMPQ  BX, $4
-	JL    tail
-	MOVUPD (DI)(AX*8), X2
-	MOVUPD 16(DI)(AX*8), X3
-	MOVUPD (SI)(AX*8), X4
-	MULPD X0, X4
-	ADDPD X4, X2
-	MOVUPD 16(SI)(AX*8), X5
-	MULPD X0, X5
-	ADDPD X5, X3
-	MOVUPD (DX)(AX*8), X10
+// Four rows: load r (X2, X3), the next column (X10, X11); add the
+// updates; store r; add next·r to the partial sums X7, X8.
+#define QUAD_LOAD \
+	MOVQ  CX, BX \
+	SUBQ  AX, BX \
+	CMPQ  BX, $4 \
+	JL    tail \
+	MOVUPD (DI)(AX*8), X2 \
+	MOVUPD 16(DI)(AX*8), X3 \
+	MOVUPD (DX)(AX*8), X10 \
 	MOVUPD 16(DX)(AX*8), X11
-	MOVAPD X10, X4
-	MULPD X1, X4
-	ADDPD X4, X2
-	MOVAPD X11, X5
-	MULPD X1, X5
+
+#define QUAD_PREV \
+	MOVUPD (SI)(AX*8), X4 \
+	MULPD X0, X4 \
+	ADDPD X4, X2 \
+	MOVUPD 16(SI)(AX*8), X5 \
+	MULPD X0, X5 \
 	ADDPD X5, X3
-	MOVUPD X2, (DI)(AX*8)
-	MOVUPD X3, 16(DI)(AX*8)
-	MULPD X2, X10
-	ADDPD X10, X7
-	MULPD X3, X11
-	ADDPD X11, X8
+
+#define QUAD_NEXT \
+	MOVAPD X10, X4 \
+	MULPD X1, X4 \
+	ADDPD X4, X2 \
+	MOVAPD X11, X5 \
+	MULPD X1, X5 \
+	ADDPD X5, X3
+
+#define QUAD_DOT \
+	MOVUPD X2, (DI)(AX*8) \
+	MOVUPD X3, 16(DI)(AX*8) \
+	MULPD X2, X10 \
+	ADDPD X10, X7 \
+	MULPD X3, X11 \
+	ADDPD X11, X8 \
 	ADDQ  $4, AX
+
+bothquad:
+	QUAD_LOAD
+	QUAD_PREV
+	QUAD_NEXT
+	QUAD_DOT
 	JMP   bothquad
 
 prevquad:
-	MOVQ  CX, BX
-	SUBQ  AX, BX
-	CMPQ  BX, $4
-	JL    tail
-	MOVUPD (DI)(AX*8), X2
-	MOVUPD 16(DI)(AX*8), X3
-	MOVUPD (SI)(AX*8), X4
-	MULPD X0, X4
-	ADDPD X4, X2
-	MOVUPD 16(SI)(AX*8), X5
-	MULPD X0, X5
-	ADDPD X5, X3
-	MOVUPD X2, (DI)(AX*8)
-	MOVUPD X3, 16(DI)(AX*8)
-	MOVUPD (DX)(AX*8), X10
-	MOVUPD 16(DX)(AX*8), X11
-	MULPD X2, X10
-	ADDPD X10, X7
-	MULPD X3, X11
-	ADDPD X11, X8
-	ADDQ  $4, AX
+	QUAD_LOAD
+	QUAD_PREV
+	QUAD_DOT
 	JMP   prevquad
 
 nextquad:
-	MOVQ  CX, BX
-	SUBQ  AX, BX
-	CMPQ  BX, $4
-	JL    tail
-	MOVUPD (DI)(AX*8), X2
-	MOVUPD 16(DI)(AX*8), X3
-	MOVUPD (DX)(AX*8), X10
-	MOVUPD 16(DX)(AX*8), X11
-	MOVAPD X10, X4
-	MULPD X1, X4
-	ADDPD X4, X2
-	MOVAPD X11, X5
-	MULPD X1, X5
-	ADDPD X5, X3
-	MOVUPD X2, (DI)(AX*8)
-	MOVUPD X3, 16(DI)(AX*8)
-	MULPD X2, X10
-	ADDPD X10, X7
-	MULPD X3, X11
-	ADDPD X11, X8
-	ADDQ  $4, AX
+	QUAD_LOAD
+	QUAD_NEXT
+	QUAD_DOT
 	JMP   nextquad
 
 tail:

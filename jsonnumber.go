@@ -128,49 +128,66 @@ func scanNumber(data []byte, i int) (v float64, end int, ok bool) {
 		}
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		i++
-		sign := 1
-		if i < len(data) && (data[i] == '+' || data[i] == '-') {
-			if data[i] == '-' {
-				sign = -1
-			}
-			i++
+		e, end, ok := scanExponent(data, i+1)
+		if !ok {
+			return 0, end, false
 		}
-		first, e := i, 0
-		for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
-			if e < 100000 {
-				e = e*10 + int(data[i]-'0')
-			}
-		}
-		if i == first {
-			return 0, i, false
-		}
-		exp10 += sign * e
+		i, exp10 = end, exp10+e
 	}
-	if exact && mant < 1<<53 && exp10 >= -22 && exp10 <= 22 {
+	if v, ok := exactDecimal(mant, exp10, exact); ok {
+		if neg {
+			v = -v
+		}
+		return v, i, true
+	}
+	v, _ = strconv.ParseFloat(string(data[start:i]), 64) // the grammar is checked: only a range error remains, with ±Inf or ±0
+	return v, i, true
+}
+
+// scanExponent reads the exponent digits of a JSON number, with their
+// optional sign, from data[i] (just past the 'e'): its value (capped far
+// beyond float64's range), where it ends, and false when no digit follows.
+func scanExponent(data []byte, i int) (e, end int, ok bool) {
+	sign := 1
+	if i < len(data) && (data[i] == '+' || data[i] == '-') {
+		if data[i] == '-' {
+			sign = -1
+		}
+		i++
+	}
+	first := i
+	for ; i < len(data) && data[i] >= '0' && data[i] <= '9'; i++ {
+		if e < 100000 {
+			e = e*10 + int(data[i]-'0')
+		}
+	}
+	return sign * e, i, i > first
+}
+
+// exactDecimal returns mant·10^exp10 (mant holding every significant
+// digit when exact) when it can be computed exactly or with one correctly
+// rounded operation: Clinger's fast path (mant < 2^53, |exp10| ≤ 22, one
+// multiplication or division by an exact power of ten), or a short binary
+// fraction (mant/10^k = (mant/5^k)/2^k, exact when 5^k divides mant and
+// the quotient is below 2^53). ok is false otherwise.
+func exactDecimal(mant uint64, exp10 int, exact bool) (v float64, ok bool) {
+	if !exact {
+		return 0, false
+	}
+	if mant < 1<<53 && exp10 >= -22 && exp10 <= 22 {
 		v = float64(mant)
 		if exp10 > 0 {
 			v *= pow10[exp10]
 		} else if exp10 < 0 {
 			v /= pow10[-exp10]
 		}
-		if neg {
-			v = -v
-		}
-		return v, i, true
+		return v, true
 	}
-	if exact && exp10 < 0 && exp10 >= -19 {
-		// mant/10^k = (mant/5^k)/2^k: a binary fraction, exact in a float64
-		// when 5^k divides mant and the quotient is below 2^53.
+	if exp10 < 0 && exp10 >= -19 {
 		k := -exp10
 		if g := mant / pow5[k]; g*pow5[k] == mant && g < 1<<53 {
-			v = float64(g) / float64(uint64(1)<<k)
-			if neg {
-				v = -v
-			}
-			return v, i, true
+			return float64(g) / float64(uint64(1)<<k), true
 		}
 	}
-	v, _ = strconv.ParseFloat(string(data[start:i]), 64) // the grammar is checked: only a range error remains, with ±Inf or ±0
-	return v, i, true
+	return 0, false
 }

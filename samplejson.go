@@ -71,83 +71,9 @@ func (p *jsonScanner) sampleArray(spec sampleSpec) (sampleArray, error) {
 		if i >= spec.maxLen {
 			return fail("holds more than %d samples; the limit is %d", spec.maxLen, spec.maxLen)
 		}
-		p.skipSpace()
-		if !p.consume('{') {
-			return sampleArray{}, badField(fmt.Sprintf("%s[%d]", spec.field, i), "must be an object")
-		}
-		var vals [6]float64
-		var seen [6]bool
-		var raw json.RawMessage
-		p.skipSpace()
-		if !p.consume('}') {
-			guess := 0 // the wanted key expected next: the one after the last found
-			for {
-				p.skipSpace()
-				var key []byte
-				idx := -1
-				if guess < len(spec.keys) && quotedAt(data, p.pos, spec.keys[guess]) {
-					key, idx = data[p.pos+1:p.pos+1+len(spec.keys[guess])], guess
-					p.pos += len(spec.keys[guess]) + 2
-				} else {
-					var ok bool
-					if key, ok = p.readKey(); !ok {
-						return fail("is not valid JSON near byte %d", p.pos)
-					}
-					for j, k := range spec.keys {
-						if k == string(key) {
-							idx = j
-							break
-						}
-					}
-				}
-				if idx >= 0 {
-					guess = idx + 1
-				}
-				p.skipSpace()
-				if !p.consume(':') {
-					return fail("is not valid JSON near byte %d", p.pos)
-				}
-				p.skipSpace()
-				start := p.pos
-				if idx >= 0 && p.pos < len(data) && (data[p.pos] == '-' || data[p.pos] >= '0' && data[p.pos] <= '9') {
-					// A wanted number: its grammar and value in one pass.
-					v, end, ok := scanNumber(data, p.pos)
-					p.pos = end
-					switch {
-					case !ok:
-						return fail("is not valid JSON near byte %d", p.pos)
-					case !isFinite(v):
-						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(data[start:end]), 40))
-					case spec.maxAbs > 0 && math.Abs(v) > spec.maxAbs:
-						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "%g is outside ±%g", v, spec.maxAbs)
-					}
-					vals[idx], seen[idx] = v, true
-				} else {
-					if !p.skipValue() {
-						return fail("is not valid JSON near byte %d", p.pos)
-					}
-					token := data[start:p.pos]
-					switch {
-					case idx >= 0:
-						return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(token), 40))
-					case spec.passThrough != "" && string(key) == spec.passThrough:
-						raw = json.RawMessage(token)
-					}
-				}
-				p.skipSpace()
-				if p.consume(',') {
-					continue
-				}
-				if p.consume('}') {
-					break
-				}
-				return fail("is not valid JSON near byte %d", p.pos)
-			}
-		}
-		for j, k := range spec.keys {
-			if !seen[j] {
-				return sampleArray{}, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, k), "is missing")
-			}
+		vals, raw, err := p.sampleObject(spec, i)
+		if err != nil {
+			return sampleArray{}, err
 		}
 		out.values = append(out.values, vals)
 		if spec.passThrough != "" {
@@ -162,6 +88,93 @@ func (p *jsonScanner) sampleArray(spec sampleSpec) (sampleArray, error) {
 		}
 		return fail("is not valid JSON near byte %d", p.pos)
 	}
+}
+
+// sampleObject reads element i of a sample array, an object, at p.pos (after
+// white space): the wanted keys' numbers in spec.keys order and the
+// pass-through key's raw JSON (nil when absent).
+func (p *jsonScanner) sampleObject(spec sampleSpec, i int) (vals [6]float64, raw json.RawMessage, err error) {
+	data := p.data
+	fail := func(format string, args ...any) error {
+		return badField(spec.field, format, args...)
+	}
+	p.skipSpace()
+	if !p.consume('{') {
+		return vals, nil, badField(fmt.Sprintf("%s[%d]", spec.field, i), "must be an object")
+	}
+	var seen [6]bool
+	p.skipSpace()
+	if !p.consume('}') {
+		guess := 0 // the wanted key expected next: the one after the last found
+		for {
+			p.skipSpace()
+			var key []byte
+			idx := -1
+			if guess < len(spec.keys) && quotedAt(data, p.pos, spec.keys[guess]) {
+				key, idx = data[p.pos+1:p.pos+1+len(spec.keys[guess])], guess
+				p.pos += len(spec.keys[guess]) + 2
+			} else {
+				var ok bool
+				if key, ok = p.readKey(); !ok {
+					return vals, nil, fail("is not valid JSON near byte %d", p.pos)
+				}
+				for j, k := range spec.keys {
+					if k == string(key) {
+						idx = j
+						break
+					}
+				}
+			}
+			if idx >= 0 {
+				guess = idx + 1
+			}
+			p.skipSpace()
+			if !p.consume(':') {
+				return vals, nil, fail("is not valid JSON near byte %d", p.pos)
+			}
+			p.skipSpace()
+			start := p.pos
+			if idx >= 0 && p.pos < len(data) && (data[p.pos] == '-' || data[p.pos] >= '0' && data[p.pos] <= '9') {
+				// A wanted number: its grammar and value in one pass.
+				v, end, ok := scanNumber(data, p.pos)
+				p.pos = end
+				switch {
+				case !ok:
+					return vals, nil, fail("is not valid JSON near byte %d", p.pos)
+				case !isFinite(v):
+					return vals, nil, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(data[start:end]), 40))
+				case spec.maxAbs > 0 && math.Abs(v) > spec.maxAbs:
+					return vals, nil, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "%g is outside ±%g", v, spec.maxAbs)
+				}
+				vals[idx], seen[idx] = v, true
+			} else {
+				if !p.skipValue() {
+					return vals, nil, fail("is not valid JSON near byte %d", p.pos)
+				}
+				token := data[start:p.pos]
+				switch {
+				case idx >= 0:
+					return vals, nil, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, key), "must be a finite number, got %s", truncate(string(token), 40))
+				case spec.passThrough != "" && string(key) == spec.passThrough:
+					raw = json.RawMessage(token)
+				}
+			}
+			p.skipSpace()
+			if p.consume(',') {
+				continue
+			}
+			if p.consume('}') {
+				break
+			}
+			return vals, nil, fail("is not valid JSON near byte %d", p.pos)
+		}
+	}
+	for j, k := range spec.keys {
+		if !seen[j] {
+			return vals, nil, badField(fmt.Sprintf("%s[%d].%s", spec.field, i, k), "is missing")
+		}
+	}
+	return vals, raw, nil
 }
 
 // quotedAt reports whether data holds the JSON string "key" at i, written
