@@ -121,9 +121,9 @@ const sgdWidth = 6
 // the same order, and each fit's arithmetic is exactly that of fitting it
 // alone. The fits go two to a pair (sgdEpoch updates both lanes of a pair
 // with one packed instruction on amd64), and independent pairs let the
-// processor overlap their dependency chains. The error is for input no fit can use; a fit that
-// overflows carries its own; a stopped ctx ends every fit with
-// stopCause(ctx) as the error (checked once per epoch).
+// processor overlap their dependency chains. The error is for input no fit
+// can use; a fit that overflows carries its own; a stopped ctx ends every
+// fit with stopCause(ctx) as the error (checked once per epoch).
 func fitSGDTogether(ctx context.Context, ps []sgdParams, x *mat.Dense, y []float64) ([]sgdFit, error) {
 	rows, cols := x.Dims()
 	if rows < 1 {
