@@ -2,8 +2,8 @@
 
 package main
 
-// The server binary's stand-in for the load generator, which is built only
-// with -tags loadtest.
+// The server binary's stand-in for the load generator and the comparison,
+// which are built only with -tags loadtest.
 
 import (
 	"context"
@@ -17,4 +17,9 @@ const loadTestBuilt = false
 // runLoadTest says how to get the load generator.
 func runLoadTest(context.Context, []string, io.Writer) error {
 	return errors.New("loadtest: this binary is the server alone; the load generator is built with -tags loadtest: go run -tags loadtest . loadtest -spawn")
+}
+
+// runCompare says how to get the comparison, part of the load generator.
+func runCompare(context.Context, []string, io.Writer) error {
+	return errors.New("compare: this binary is the server alone; the comparison is built with -tags loadtest: go run -tags loadtest . compare OLD NEW")
 }

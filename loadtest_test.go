@@ -144,3 +144,34 @@ func TestLoadTestLatencyHistogram(t *testing.T) {
 		t.Errorf("max %v", time.Duration(h.max.Load()))
 	}
 }
+
+// TestCompareTwoBuilds: compare starts two server binaries (here the same
+// build twice), sends every calibration and the batch to both, and prints
+// a row per case with both medians and their ratio; bad arguments are
+// refused with the usage.
+func TestCompareTwoBuilds(t *testing.T) {
+	bin := e2eBinary(t)
+	var out bytes.Buffer
+	if err := runCompare(t.Context(), []string{"-rounds", "2", "-batches", "1", bin, bin}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range append(servedModels(modelSpecs()), "batch_predict") {
+		found := false
+		for _, line := range strings.Split(out.String(), "\n") {
+			fields := strings.Fields(strings.TrimPrefix(line, name))
+			if strings.HasPrefix(line, name+" ") && len(fields) == 3 {
+				if _, err := strconv.ParseFloat(fields[2], 64); err == nil {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no row for %s with two medians and a ratio in:\n%s", name, out.String())
+		}
+	}
+	for _, args := range [][]string{{}, {bin}, {"-rounds", "0", bin, bin}} {
+		if err := runCompare(t.Context(), args, io.Discard); err == nil {
+			t.Errorf("compare %q: no error", args)
+		}
+	}
+}

@@ -169,6 +169,8 @@ func usage(fs *flag.FlagSet) string {
                               compare the batch estimators on labelled recordings (*_fixed_train_data.csv; -h for its flags)
   eyetrack healthcheck        exit 0 when the server on this machine is ready (for container health checks)
   eyetrack loadtest [flags]   load-test a server on loopback (a build with -tags loadtest; -h for its flags)
+  eyetrack compare [flags] OLD NEW
+                              two server binaries' latency side by side, every route (a build with -tags loadtest)
 
 Every flag falls back to the environment variable named in its text; flags win.
 Boolean flags may stand alone (-ratelimit-dry-run) or take a value (-ratelimit-enabled=false).
@@ -274,6 +276,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		switch args[0] {
 		case "loadtest":
 			return runLoadTest(ctx, args[1:], stdout)
+		case "compare":
+			return runCompare(ctx, args[1:], stdout)
 		case "healthcheck":
 			return runHealthcheck(ctx, args[1:], getenv, stdout)
 		}
