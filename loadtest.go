@@ -232,14 +232,23 @@ type loadPayloads struct {
 	badCalib     []byte // urlencoded form without samples: 400
 }
 
+// readLoadTestData returns an embedded example of testdata/api, trimmed.
+func readLoadTestData(name string) ([]byte, error) {
+	b, err := loadTestData.ReadFile("testdata/api/" + name)
+	if err != nil {
+		return nil, fmt.Errorf("embedded %s: %w", name, err)
+	}
+	return bytes.TrimSpace(b), nil
+}
+
 // newLoadPayloads builds the bodies from the embedded examples.
 func newLoadPayloads() (*loadPayloads, error) {
 	read := func(name string) ([]byte, error) {
-		b, err := loadTestData.ReadFile("testdata/api/" + name)
+		b, err := readLoadTestData(name)
 		if err != nil {
-			return nil, fmt.Errorf("loadtest: embedded %s: %w", name, err)
+			return nil, fmt.Errorf("loadtest: %w", err)
 		}
-		return bytes.TrimSpace(b), nil
+		return b, nil
 	}
 	fixed, err := read("fixed.json")
 	if err != nil {

@@ -119,11 +119,11 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 // from the embedded examples, all under compareCalibID.
 func compareCases() (calibs []compareCase, batch compareCase, err error) {
 	read := func(name string) ([]byte, error) {
-		b, err := loadTestData.ReadFile("testdata/api/" + name)
+		b, err := readLoadTestData(name)
 		if err != nil {
-			return nil, fmt.Errorf("compare: embedded %s: %w", name, err)
+			return nil, fmt.Errorf("compare: %w", err)
 		}
-		return bytes.TrimSpace(b), nil
+		return b, nil
 	}
 	fixed, err := read("fixed.json")
 	if err != nil {
