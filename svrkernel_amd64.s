@@ -2,6 +2,17 @@
 
 #include "textflag.h"
 
+// BLEND sets OLD = MASK ? NEW : OLD, lane by lane (MASK all ones or all
+// zeros per lane, as CMPPD leaves it), with T1 and T2 as scratch; MASK is
+// kept.
+#define BLEND(MASK, NEW, OLD, T1, T2) \
+	MOVAPD MASK, T1 \
+	ANDPD NEW, T1 \
+	MOVAPD MASK, T2 \
+	ANDNPD OLD, T2 \
+	ORPD  T2, T1 \
+	MOVAPD T1, OLD
+
 // The SVR solver's loops (svrkernel.go) in SSE2, two values per
 // instruction, each lane doing the Go loop's operations in its order.
 
@@ -51,17 +62,8 @@ gradloop:
 	SUBPD X4, X5                  // w = up − v
 	MOVAPD X6, X10
 	CMPPD X5, X10, 2              // max ≤ w
-	MOVAPD X10, X11
-	ANDPD X5, X11
-	MOVAPD X10, X12
-	ANDNPD X6, X12
-	ORPD  X12, X11
-	MOVAPD X11, X6                // max = mask ? w : max
-	MOVAPD X10, X11
-	PAND  X8, X11
-	ANDNPD X7, X10
-	POR   X10, X11
-	MOVAPD X11, X7                // pos = mask ? q : pos
+	BLEND(X10, X5, X6, X11, X12)  // max = mask ? w : max
+	BLEND(X10, X8, X7, X11, X12)  // pos = mask ? q : pos
 	PADDQ X9, X8
 	ADDQ  $16, DI
 	ADDQ  $16, SI
@@ -183,10 +185,8 @@ selloop:
 	SUBPD X13, X14                // quad = 2 − 2·ki
 	MOVAPD X14, X15
 	CMPPD X3, X15, 2              // quad ≤ 0
-	MOVAPD X15, X13
-	ANDPD X2, X13
-	ANDNPD X14, X15
-	ORPD  X13, X15                // quad, or 1e-12
+	BLEND(X15, X2, X14, X13, X11) // quad, or 1e-12 where quad ≤ 0
+	MOVAPD X14, X15
 	MOVAPD X12, X13
 	MULPD X12, X13
 	DIVPD X15, X13                // r = diff·diff / quad
@@ -195,17 +195,8 @@ selloop:
 	MOVAPD X7, X15
 	CMPPD X13, X15, 1             // best < r
 	ANDPD X14, X15                // the condition
-	MOVAPD X15, X14
-	ANDPD X13, X14
-	MOVAPD X15, X11
-	ANDNPD X7, X11
-	ORPD  X11, X14
-	MOVAPD X14, X7                // best = cond ? r : best
-	MOVAPD X15, X14
-	PAND  X9, X14
-	ANDNPD X8, X15
-	POR   X15, X14
-	MOVAPD X14, X8                // pos = cond ? q : pos
+	BLEND(X15, X13, X7, X14, X11) // best = cond ? r : best
+	BLEND(X15, X9, X8, X14, X11)  // pos = cond ? q : pos
 	PADDQ X10, X9
 	ADDQ  $16, DI
 	ADDQ  $16, SI
