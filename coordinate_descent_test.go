@@ -59,7 +59,7 @@ func TestElasticNetOrthogonalDesignIsSoftThresholding(t *testing.T) {
 		}
 		w := make([]float64, 3)
 		n := 4.0
-		res := enetCoordinateDescent(context.Background(), w, c.alpha*c.l1Ratio*n, c.alpha*(1-c.l1Ratio)*n, d, yc, enetMaxIter, enetTol, make([]float64, 4), make([]float64, 3))
+		res := enetCoordinateDescent(context.Background(), w, c.alpha*c.l1Ratio*n, c.alpha*(1-c.l1Ratio)*n, d, newEnetGram(d, yc), enetMaxIter, enetTol)
 		for j := range w {
 			if math.Abs(w[j]-c.want[j]) > 1e-12 {
 				t.Errorf("alpha %v l1_ratio %v: w = %v, want %v", c.alpha, c.l1Ratio, w, c.want)
@@ -90,7 +90,7 @@ func TestElasticNetLargeAlphaGivesZeroCoefficients(t *testing.T) {
 		for _, alpha := range []float64{alphaMax, 2 * alphaMax, 500} {
 			d, yc, _, _ := newEnetDesign(x, y)
 			w := make([]float64, 3)
-			res := enetCoordinateDescent(context.Background(), w, alpha*l1Ratio*4, alpha*(1-l1Ratio)*4, d, yc, enetMaxIter, enetTol, make([]float64, 4), make([]float64, 3))
+			res := enetCoordinateDescent(context.Background(), w, alpha*l1Ratio*4, alpha*(1-l1Ratio)*4, d, newEnetGram(d, yc), enetMaxIter, enetTol)
 			if w[0] != 0 || w[1] != 0 || w[2] != 0 {
 				t.Errorf("alpha %v l1_ratio %v: w = %v, want zeros", alpha, l1Ratio, w)
 			}
@@ -129,7 +129,7 @@ func TestElasticNetStopsAtMaxIter(t *testing.T) {
 	y := []float64{1, 2.5, 2.9, 4.4, 5.1, 6.6}
 	d, yc, _, _ := newEnetDesign(x, y)
 	w := make([]float64, 2)
-	res := enetCoordinateDescent(context.Background(), w, 1e-3, 0, d, yc, 3, 1e-12, make([]float64, 6), make([]float64, 2))
+	res := enetCoordinateDescent(context.Background(), w, 1e-3, 0, d, newEnetGram(d, yc), 3, 1e-12)
 	if res.converged || res.iterations != 3 {
 		t.Fatalf("converged %v after %d sweeps, want a stop at 3", res.converged, res.iterations)
 	}
@@ -141,7 +141,7 @@ func TestElasticNetStopsAtMaxIter(t *testing.T) {
 	}
 	// Given enough sweeps the same problem converges.
 	w2 := make([]float64, 2)
-	if res := enetCoordinateDescent(context.Background(), w2, 1e-3, 0, d, yc, 100000, 1e-12, make([]float64, 6), make([]float64, 2)); !res.converged {
+	if res := enetCoordinateDescent(context.Background(), w2, 1e-3, 0, d, newEnetGram(d, yc), 100000, 1e-12); !res.converged {
 		t.Errorf("no convergence in 100000 sweeps: gap %v tol %v", res.gap, res.tol)
 	}
 }
@@ -234,7 +234,7 @@ func countMaxIterStops(grid []candidate, chosen candidate, x *mat.Dense, y []flo
 		rows, cols := x.Dims()
 		d, yc, _, _ := newEnetDesign(x, y)
 		res := enetCoordinateDescent(context.Background(), make([]float64, cols), alpha*l1Ratio*float64(rows), alpha*(1-l1Ratio)*float64(rows),
-			d, yc, enetMaxIter, enetTol, make([]float64, rows), make([]float64, cols))
+			d, newEnetGram(d, yc), enetMaxIter, enetTol)
 		if !res.converged {
 			count++
 		}

@@ -25,9 +25,9 @@ func fitCostPoints(model string) []costPoint {
 	case "Ridge Regression":
 		return []costPoint{{250, 2.3}, {1000, 7.3}, {4000, 29}, {16000, 115}}
 	case "Lasso Regression":
-		return []costPoint{{250, 3.6}, {1000, 12.7}, {4000, 56}, {16000, 256}}
+		return []costPoint{{250, 0.88}, {1000, 3.4}, {4000, 13.3}, {16000, 60}}
 	case "Elastic Net":
-		return []costPoint{{250, 11.8}, {1000, 31}, {4000, 129}, {16000, 701}}
+		return []costPoint{{250, 2.0}, {1000, 3.5}, {4000, 15.3}, {16000, 60}}
 	case "Bayesian Ridge":
 		return []costPoint{{250, 18.6}, {1000, 54}, {4000, 213}, {16000, 766}}
 	case "SGD Regressor":

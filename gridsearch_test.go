@@ -88,12 +88,12 @@ func BenchmarkModelFit(b *testing.B) {
 }
 
 // TestGroupFitsMatchSingleFits: fitting a spec's candidates in groups gives
-// what fitting each alone gives — bit for bit for Ridge and SGD (the same arithmetic
+// what fitting each alone gives — bit for bit for Ridge, Lasso, Elastic Net and SGD (the same arithmetic
 // in lockstep), within the solver's tolerance for the SVR (warm-started
 // duals), with the same parameters chosen.
 func TestGroupFitsMatchSingleFits(t *testing.T) {
 	sessions := loadGolden(t)
-	for name, tol := range map[string]float64{"Ridge Regression": 0, "SGD Regressor": 0, "Support Vector Regressor": 0.05} {
+	for name, tol := range map[string]float64{"Ridge Regression": 0, "Lasso Regression": 0, "Elastic Net": 0, "SGD Regressor": 0, "Support Vector Regressor": 0.05} {
 		grouped := modelSpecs()[name]
 		if grouped.fitGroup == nil {
 			t.Fatalf("%s has no group fit", name)
