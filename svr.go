@@ -459,6 +459,11 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		return nil, err
 	}
 	s := newSVRDual(k, y, cfgs[0])
+	if from != nil {
+		v, _ := from.shared.LoadOrStore("svr factor buffers", &sync.Pool{})
+		s.ws.buffers = v.(*sync.Pool)
+		defer s.ws.release()
+	}
 	n, _ := x.Dims()
 	shared := &svrSharedKernel{gamma: cfgs[0].gamma, cols: cols, n: n, byCol: byColumn(x, cols.varying, nil), exp: exp}
 	out := make([]predictor, len(cfgs))

@@ -7,6 +7,7 @@ package main
 import (
 	"math"
 	"slices"
+	"sync"
 )
 
 // newtonWork is the Newton step's scratch space, reused between steps.
@@ -27,6 +28,11 @@ type newtonWork struct {
 	calls        int
 	gFree, moved []float64
 	movedList    []int
+	// buffers, when set, lends and takes back chol's storage, so that the
+	// fits of one search reuse it instead of allocating (and zeroing) a
+	// new factor each time it grows. Only the lower triangle of the rows in
+	// use is ever read, and it is always written first.
+	buffers *sync.Pool
 }
 
 // newton moves the free variables (positions with exactly one of alpha,
@@ -86,13 +92,32 @@ func (ws *newtonWork) reserve(m int, keep bool) {
 		return
 	}
 	stride := max(2*ws.stride, m, 32)
-	buf := make([]float64, stride*stride)
+	var buf []float64
+	if ws.buffers != nil {
+		if b, ok := ws.buffers.Get().(*[]float64); ok && cap(*b) >= stride*stride {
+			buf = (*b)[:stride*stride]
+		}
+	}
+	if buf == nil {
+		buf = make([]float64, stride*stride)
+	}
 	if keep {
 		for a := range ws.free {
 			copy(buf[a*stride:a*stride+a+1], ws.chol[a*ws.stride:a*ws.stride+a+1])
 		}
 	}
+	ws.release()
 	ws.chol, ws.stride = buf, stride
+}
+
+// release gives chol's storage back to buffers (when set) and leaves the
+// factor empty.
+func (ws *newtonWork) release() {
+	if ws.buffers != nil && ws.chol != nil {
+		b := ws.chol
+		ws.buffers.Put(&b)
+	}
+	ws.chol, ws.stride = nil, 0
 }
 
 // freeSign is +1 when only alpha of position q is free, −1 when only
