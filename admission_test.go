@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -302,7 +303,7 @@ func TestParallelForBorrowsAtMostOnePerTask(t *testing.T) {
 			return func() {}, true
 		}
 		counts := make([]atomic.Int64, n)
-		parallelFor(context.Background(), n, borrow, func(i int) {
+		parallelFor(context.Background(), n, borrow, func(i int, _ borrower) {
 			time.Sleep(time.Millisecond)
 			counts[i].Add(1)
 			runs.Add(1)
@@ -319,10 +320,60 @@ func TestParallelForBorrowsAtMostOnePerTask(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	parallelFor(ctx, 5, nil, func(int) { ran = true })
+	parallelFor(ctx, 5, nil, func(int, borrower) { ran = true })
 	if ran {
 		t.Error("a task started after the context ended")
 	}
+}
+
+// TestParallelForLendsTheCallersSlot: once the calling goroutine has no
+// task left, the nested loop of a task still running on a worker gets its
+// slot (the search of one axis takes over the core of the axis that
+// finished first), and the slot is the caller's again when parallelFor
+// returns: the pool's other slot is free, the caller's is not.
+func TestParallelForLendsTheCallersSlot(t *testing.T) {
+	w := newWorkShedder(2, 0, 0)
+	release, _ := w.borrow() // the calling goroutine's own slot
+	defer release()
+	caller := goroutineID()
+	bothStarted := make(chan struct{})
+	var started, inFlight, most atomic.Int64
+	parallelFor(context.Background(), 2, w.borrow, func(_ int, borrow borrower) {
+		if started.Add(1) == 2 {
+			close(bothStarted)
+		}
+		<-bothStarted // one task on the caller, one on the borrowed worker
+		if goroutineID() == caller {
+			return // done first, then waiting for the worker
+		}
+		parallelFor(context.Background(), 200, borrow, func(int, borrower) {
+			n := inFlight.Add(1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(500 * time.Microsecond)
+			inFlight.Add(-1)
+		})
+	})
+	if most.Load() != 2 {
+		t.Errorf("the nested loop ran at most %d tasks at once, want 2 (the caller's lent slot)", most.Load())
+	}
+	r, ok := w.borrow()
+	if !ok {
+		t.Fatal("the borrowed slot was not given back")
+	}
+	defer r()
+	if _, ok := w.borrow(); ok {
+		t.Error("the caller's slot was left in the pool after parallelFor returned")
+	}
+}
+
+// goroutineID is the running goroutine's number, from its stack trace's
+// first line ("goroutine 7 [running]:").
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return id
 }
 
 // TestHeavyCalibrationsDoNotStarveLightOnes: two heavy SVR calibrations

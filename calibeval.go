@@ -98,7 +98,7 @@ func evaluateCalibrationWith(ctx context.Context, spec modelSpec, rows []labelle
 	var fits [2]axisFit
 	var preds [2][]float64
 	var errs [2]error
-	parallelFor(ctx, 2, borrow, func(axis int) {
+	parallelFor(ctx, 2, borrow, func(axis int, borrow borrower) {
 		fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1, borrow)
 	})
 	if err := stopCause(ctx); err != nil {

@@ -123,7 +123,7 @@ func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, 
 	shared := &sync.Map{} // what the group fits of this search compute once for all folds
 	copies, groups := searchPlan(spec)
 	scores := make([][folds]float64, len(grid))
-	parallelFor(ctx, len(groups)*folds, borrow, func(task int) {
+	parallelFor(ctx, len(groups)*folds, borrow, func(task int, _ borrower) {
 		members, f := groups[task/folds], fs[task%folds]
 		models := make([]predictor, len(members))
 		var err error
@@ -227,8 +227,23 @@ type borrower func() (release func(), ok bool)
 // (another computation ending) joins the remaining work. Once ctx is done
 // no further task starts (those running finish; fn checks ctx itself to
 // stop sooner).
-func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int)) {
-	var next, running atomic.Int64
+//
+// fn receives the borrower for parallel work nested in its task: once the
+// calling goroutine has no task left to take, it lends its own slot there
+// while it waits for the others (a search of one axis then takes over the
+// core of the axis that finished first), and takes it back when they are
+// done, by when every nested loop has given it back.
+func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int, borrow borrower)) {
+	var next, running, idle atomic.Int64 // idle: 1 while the calling goroutine lends its slot
+	nested := borrow
+	if borrow != nil {
+		nested = func() (func(), bool) {
+			if idle.CompareAndSwap(1, 0) {
+				return func() { idle.Store(1) }, true
+			}
+			return borrow()
+		}
+	}
 	borrowed := 0 // extra workers so far (only the calling goroutine borrows)
 	var wg sync.WaitGroup
 	// addWorkers borrows while tasks beyond those claimed outnumber the extra
@@ -251,7 +266,7 @@ func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int)) {
 					if i >= n {
 						return
 					}
-					fn(i)
+					fn(i, nested)
 				}
 			}()
 		}
@@ -266,7 +281,11 @@ func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int)) {
 		if retry {
 			retry = addWorkers()
 		}
-		fn(i)
+		fn(i, nested)
 	}
-	wg.Wait()
+	if borrowed > 0 {
+		idle.Store(1)
+		wg.Wait()
+		idle.Store(0) // every nested loop has returned what it took
+	}
 }

@@ -74,8 +74,8 @@ func BenchmarkModelFit(b *testing.B) {
 				defer release()
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					parallelFor(context.Background(), 2, w.borrow, func(axis int) {
-						if _, _, err := fitAxis(context.Background(), spec, rows, train, test, axis == 1, w.borrow); err != nil {
+					parallelFor(context.Background(), 2, w.borrow, func(axis int, borrow borrower) {
+						if _, _, err := fitAxis(context.Background(), spec, rows, train, test, axis == 1, borrow); err != nil {
 							b.Error(err)
 						}
 					})

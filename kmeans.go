@@ -47,7 +47,7 @@ func kmeansWith(ctx context.Context, points [][2]float64, k int, seed uint64, bo
 	centers := make([][][2]float64, kmeansRestarts)
 	inertia := make([]float64, kmeansRestarts)
 	workers := make(chan *kmeansWorkspace, kmeansRestarts) // workspaces, reused by whichever worker is free
-	parallelFor(ctx, kmeansRestarts, borrow, func(r int) {
+	parallelFor(ctx, kmeansRestarts, borrow, func(r int, _ borrower) {
 		var ws *kmeansWorkspace
 		select {
 		case ws = <-workers:
