@@ -424,7 +424,13 @@ func svrSearchKernel(ctx context.Context, x *mat.Dense, cols svrColumns, gamma f
 		return svrKernel{}, full.err
 	}
 	n := len(from.rows)
-	k := svrKernel{n: n, data: make([]float32, n*n)}
+	k := svrKernel{n: n}
+	buffers, _ := from.shared.LoadOrStore("svr fold kernel buffers", &sync.Pool{})
+	if b, ok := buffers.(*sync.Pool).Get().(*[]float32); ok && cap(*b) >= n*n {
+		k.data = (*b)[:n*n] // every value is written below
+	} else {
+		k.data = make([]float32, n*n)
+	}
 	for i, r := range from.rows {
 		src, dst := full.k.row(r), k.row(i)
 		for j, c := range from.rows {
@@ -463,6 +469,8 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		v, _ := from.shared.LoadOrStore("svr factor buffers", &sync.Pool{})
 		s.ws.buffers = v.(*sync.Pool)
 		defer s.ws.release()
+		v, _ = from.shared.LoadOrStore("svr fold kernel buffers", &sync.Pool{})
+		defer v.(*sync.Pool).Put(&k.data) // the models keep none of it
 	}
 	n, _ := x.Dims()
 	shared := &svrSharedKernel{gamma: cfgs[0].gamma, cols: cols, n: n, byCol: byColumn(x, cols.varying, nil), exp: exp}
