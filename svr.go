@@ -46,7 +46,7 @@ type svrConfig struct {
 type svrModel struct {
 	gamma   float64
 	cols    svrColumns
-	svByCol []float64 // len(cols.varying) columns of len(coef) values
+	svByCol []float64 // len(cols.varying) columns of len(coef) values (nil with shared)
 	coef    []float64
 	rho     float64
 	exp     *expTable
@@ -273,14 +273,29 @@ func checkSVRInput(x *mat.Dense, y []float64) error {
 // model is the fitted SVR of a solved dual on the training rows x: the
 // rows with a non-zero coefficient, in row order.
 func (s *svrDual) model(x *mat.Dense, cols svrColumns, gamma float64, exp *expTable) svrModel {
-	m := svrModel{gamma: gamma, cols: cols, rho: s.rho, exp: exp}
-	for k, c := range s.coefs() {
+	m := s.sharedModel(cols, gamma, exp, nil)
+	m.svByCol = byColumn(x, cols.varying, m.sv)
+	return m
+}
+
+// sharedModel is model for a group fit's candidate, which predicts through
+// shared (its support vectors' values are not copied).
+func (s *svrDual) sharedModel(cols svrColumns, gamma float64, exp *expTable, shared *svrSharedKernel) svrModel {
+	m := svrModel{gamma: gamma, cols: cols, rho: s.rho, exp: exp, shared: shared}
+	coefs := s.coefs()
+	nsv := 0
+	for _, c := range coefs {
+		if c != 0 {
+			nsv++
+		}
+	}
+	m.sv, m.coef = make([]int, 0, nsv), make([]float64, 0, nsv)
+	for k, c := range coefs {
 		if c != 0 {
 			m.sv = append(m.sv, k)
 			m.coef = append(m.coef, c)
 		}
 	}
-	m.svByCol = byColumn(x, cols.varying, m.sv)
 	return m
 }
 
@@ -482,9 +497,7 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 		if err := s.solve(ctx); err != nil {
 			return nil, err
 		}
-		m := s.model(x, cols, cfg.gamma, exp)
-		m.shared = shared
-		out[i] = m
+		out[i] = s.sharedModel(cols, cfg.gamma, exp, shared)
 	}
 	return out, nil
 }
