@@ -23,7 +23,7 @@ func fitCostPoints(model string) []costPoint {
 	case "Linear Regression":
 		return []costPoint{{250, 0.78}, {1000, 3.0}, {4000, 12.7}, {16000, 59}}
 	case "Ridge Regression":
-		return []costPoint{{250, 2.3}, {1000, 7.3}, {4000, 29}, {16000, 115}}
+		return []costPoint{{250, 0.63}, {1000, 3.1}, {4000, 11.3}, {16000, 55}}
 	case "Lasso Regression":
 		return []costPoint{{250, 0.88}, {1000, 3.4}, {4000, 13.3}, {16000, 60}}
 	case "Elastic Net":

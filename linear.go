@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -101,25 +102,68 @@ func fitRidges(ctx context.Context, alphas []float64, x *mat.Dense, y []float64)
 	b.MulVec(xc.T(), mat.NewVecDense(rows, yc))
 	out := make([]predictor, len(alphas))
 	a := mat.NewSymDense(cols, nil)
+	u := make([]float64, cols*cols)
 	for k, alpha := range alphas {
 		a.CopySym(gram)
 		for j := 0; j < cols; j++ {
 			a.SetSym(j, j, a.At(j, j)+alpha)
 		}
-		var chol mat.Cholesky
-		var w mat.VecDense
-		if chol.Factorize(a) {
-			if err := chol.SolveVecTo(&w, &b); err != nil {
+		coef := make([]float64, cols)
+		if !choleskySolveSPD(u, a, b.RawVector().Data, coef) {
+			var w mat.VecDense
+			if err := w.SolveVec(a, &b); err != nil {
 				return nil, fmt.Errorf("%w: %v", errNotFittable, err)
 			}
-		} else if err := w.SolveVec(a, &b); err != nil {
-			return nil, fmt.Errorf("%w: %v", errNotFittable, err)
+			copy(coef, w.RawVector().Data)
 		}
-		coef := make([]float64, cols)
-		copy(coef, w.RawVector().Data)
 		out[k] = linearModel{coef: coef, intercept: interceptFor(coef, xMean, yMean)}
 	}
 	return out, nil
+}
+
+// choleskySolveSPD solves a·w = b for a symmetric positive definite a
+// (n×n) through a = UᵀU (the LAPACK potrf/potrs path of scipy's
+// solve(assume_a="pos"), which scikit-learn's Ridge calls): U in u (n×n,
+// row-major, upper triangle), then Uᵀz = b and U·w = z. It reports false,
+// leaving w unset, when a pivot is not positive (a not positive definite).
+// Like scipy it solves however ill-conditioned a is (scikit-learn warns
+// and keeps the solution; here a ridge's αI keeps a well-conditioned).
+func choleskySolveSPD(u []float64, a *mat.SymDense, b, w []float64) bool {
+	n := a.SymmetricDim()
+	u = u[:n*n]
+	for j := 0; j < n; j++ {
+		s := a.At(j, j)
+		for k := 0; k < j; k++ {
+			s -= u[k*n+j] * u[k*n+j]
+		}
+		if !(s > 0) {
+			return false
+		}
+		d := math.Sqrt(s)
+		u[j*n+j] = d
+		for i := j + 1; i < n; i++ {
+			v := a.At(j, i)
+			for k := 0; k < j; k++ {
+				v -= u[k*n+j] * u[k*n+i]
+			}
+			u[j*n+i] = v / d
+		}
+	}
+	for j := 0; j < n; j++ { // Uᵀz = b, z in w
+		v := b[j]
+		for k := 0; k < j; k++ {
+			v -= u[k*n+j] * w[k]
+		}
+		w[j] = v / u[j*n+j]
+	}
+	for j := n - 1; j >= 0; j-- { // U·w = z
+		v := w[j]
+		for k := j + 1; k < n; k++ {
+			v -= u[j*n+k] * w[k]
+		}
+		w[j] = v / u[j*n+j]
+	}
+	return true
 }
 
 // ridgeGroupFit fits the Ridge candidates of one group together (the
