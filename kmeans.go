@@ -79,7 +79,7 @@ func newKMeansWorkspace(ctx context.Context, n, k int, tol float64) *kmeansWorks
 	return &kmeansWorkspace{
 		ctx: ctx, tol: tol,
 		closest: make([]float64, n), cum: make([]float64, n), cand: make([]float64, n), bestD: make([]float64, n),
-		labels: make([]int, n), sums: make([][2]float64, k), counts: make([]int, k),
+		labels: make([]int, n), best: make([]int, n), nearest: make([]float64, n), sums: make([][2]float64, k), counts: make([]int, k),
 		centers: make([][2]float64, k),
 	}
 }
@@ -108,7 +108,8 @@ type kmeansWorkspace struct {
 	ctx                       context.Context // a stopped ctx ends seeding and iterating early
 	tol                       float64
 	closest, cum, cand, bestD []float64
-	labels, counts            []int
+	labels, best, counts      []int
+	nearest                   []float64 // assign's distances to the nearest centre
 	sums, centers             [][2]float64
 }
 
@@ -163,21 +164,28 @@ func (ws *kmeansWorkspace) seedCenters(points [][2]float64, rng *rand.Rand) {
 	}
 }
 
-// assign labels every point with its nearest centre and returns the
-// inertia and whether any label changed.
+// assign labels every point with its nearest centre (the first of equally
+// near ones) and returns the inertia and whether any label changed. The
+// centres go in the outer loop, so that the points' comparisons, which do
+// not depend on each other, overlap.
 func (ws *kmeansWorkspace) assign(points [][2]float64) (inertia float64, changed bool) {
-	for i, p := range points {
-		best, bd := 0, math.Inf(1)
-		for c, ctr := range ws.centers {
-			if d := dist2(p, ctr); d < bd {
-				best, bd = c, d
+	bd, best := ws.nearest[:len(points)], ws.best[:len(points)]
+	for i := range bd {
+		bd[i], best[i] = math.Inf(1), 0
+	}
+	for c, ctr := range ws.centers {
+		for i, p := range points {
+			if d := dist2(p, ctr); d < bd[i] {
+				bd[i], best[i] = d, c
 			}
 		}
-		if ws.labels[i] != best {
+	}
+	for i, b := range best {
+		if ws.labels[i] != b {
 			changed = true
-			ws.labels[i] = best
+			ws.labels[i] = b
 		}
-		inertia += bd
+		inertia += bd[i]
 	}
 	return inertia, changed
 }
