@@ -369,11 +369,11 @@ func recordOf(id string, c calibration, saved time.Time) journalRecord {
 
 func journalSize(t *testing.T, dir string) int64 {
 	t.Helper()
-	fi, err := os.Stat(filepath.Join(dir, journalFileName))
+	data, err := os.ReadFile(filepath.Join(dir, journalFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fi.Size()
+	return int64(len(bytes.TrimRight(data, "\x00"))) // the runway's zeros hold nothing
 }
 
 // longRecording is a calibration of n rows made from the 9_full recording

@@ -4,6 +4,7 @@ package main
 // bits behind a CRC-32C) and its reader.
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"math"
@@ -111,7 +112,15 @@ func encodeJournalRecord(saved time.Time, id string, c calibration) []byte {
 // after it (there is nothing acknowledged after it: records are appended
 // one at a time, each synced before the next).
 func parseJournal(data []byte) []journalRecord {
+	out, _ := parseJournalPrefix(data)
+	return out
+}
+
+// parseJournalPrefix is parseJournal, also returning how many bytes the
+// records it returns take.
+func parseJournalPrefix(data []byte) ([]journalRecord, int) {
 	var out []journalRecord
+	used := 0
 	for len(data) >= journalHeaderLen && (string(data[:4]) == journalMagic || string(data[:4]) == journalMetaMagic) {
 		n := binary.LittleEndian.Uint32(data[4:])
 		if n > maxJournalPayload || uint64(len(data)-journalHeaderLen) < uint64(n) {
@@ -127,6 +136,21 @@ func parseJournal(data []byte) []journalRecord {
 		}
 		out = append(out, r)
 		data = data[journalHeaderLen+int(n):]
+		used += journalHeaderLen + int(n)
+	}
+	return out, used
+}
+
+// parseJournalFile returns the records of the journal file's contents: its
+// records, up to the zeros of the runway they were written over, then any
+// records appended after those zeros (by an operator retrying records set
+// aside, as the log tells them to, to a journal a crash left with its
+// runway). The server itself never writes a record after zeros.
+func parseJournalFile(data []byte) []journalRecord {
+	out, used := parseJournalPrefix(data)
+	rest := data[used:]
+	if tail := bytes.TrimLeft(rest, "\x00"); len(tail) < len(rest) && len(tail) > 0 {
+		out = append(out, parseJournal(tail)...)
 	}
 	return out
 }

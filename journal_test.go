@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -281,6 +282,88 @@ func TestSecondStoreOnOneFolder(t *testing.T) {
 	}
 }
 
+// TestJournalRunway: an opened or emptied journal is a runway of zeros that
+// the next records overwrite in place (the file does not grow, so a save's
+// sync commits no new size); once the saves are in their files the records
+// are gone, zeros again, and a restart replays nothing.
+func TestJournalRunway(t *testing.T) {
+	dir := t.TempDir()
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, journalFileName)
+	runway := func(when string) {
+		t.Helper()
+		st.appendMu.Lock() // the runway is laid under it
+		data, err := os.ReadFile(path)
+		st.appendMu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) != journalRunway || len(bytes.TrimRight(data, "\x00")) != 0 {
+			t.Fatalf("%s: the journal is %d bytes, %d of them before its trailing zeros; want %d zeros", when, len(data), len(bytes.TrimRight(data, "\x00")), journalRunway)
+		}
+	}
+	runway("opened")
+	for i := 0; i < 3; i++ {
+		if err := st.Save("r"+strconv.Itoa(i), testCalibration(float64(i), 50)); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != journalRunway {
+			t.Fatalf("save %d: the journal grew to %d bytes", i, fi.Size())
+		}
+		data, _ := os.ReadFile(path)
+		if recs := parseJournal(data); len(recs) != i+1 && journalSize(t, dir) != 0 { // or already written and emptied
+			t.Fatalf("save %d: %d records in the journal", i, len(recs))
+		}
+	}
+	st.waitWritten()
+	runway("emptied")
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if c, err := st2.Load("r" + strconv.Itoa(i)); err != nil || !sameCalibration(c, testCalibration(float64(i), 50)) {
+			t.Errorf("r%d after the restart: %v", i, err)
+		}
+	}
+}
+
+// TestJournalRecordsAfterTheRunwayAreReplayed: records appended after a
+// runway's zeros (an operator retrying records set aside, to a journal a
+// crash left as it was) are replayed after the journal's own records.
+func TestJournalRecordsAfterTheRunwayAreReplayed(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Unix(1_790_000_000, 0)
+	own := journalOf(recordOf("own", testCalibration(1, 3), t0), recordOf("both", testCalibration(2, 3), t0))
+	data := append(own, make([]byte, journalRunway-len(own))...)
+	data = append(data, journalOf(recordOf("retried", testCalibration(3, 3), t0), recordOf("both", testCalibration(4, 3), t0))...)
+	if err := os.WriteFile(filepath.Join(dir, journalFileName), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := openTestStore(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]calibration{"own": testCalibration(1, 3), "retried": testCalibration(3, 3), "both": testCalibration(4, 3)} {
+		if c, err := st.Load(id); err != nil || !sameCalibration(c, want) {
+			t.Errorf("%s: %v, same %v", id, err, sameCalibration(c, want))
+		}
+	}
+	if n := journalSize(t, dir); n != 0 {
+		t.Errorf("journal holds %d bytes after the replay", n)
+	}
+}
+
 // waitWritten waits until every committed save is in its files and the
 // journal is empty.
 func (s *fileStore) waitWritten() {
@@ -301,6 +384,7 @@ func FuzzJournal(f *testing.F) {
 	f.Add(two[:len(two)-9])
 	f.Add([]byte(journalMagic + "\xff\xff\xff\x7f"))
 	f.Add([]byte{})
+	f.Add(append(append(slices.Clone(two[:len(two)/2]), make([]byte, 40)...), two...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		recs := parseJournal(data)
 		rest := data
@@ -310,6 +394,20 @@ func FuzzJournal(f *testing.F) {
 				t.Fatalf("record %d does not re-encode to the bytes it was read from", i)
 			}
 			rest = rest[len(enc):]
+		}
+		// At start the records after a run of zeros are read too, and
+		// only from what follows the zeros.
+		all := parseJournalFile(data)
+		if len(all) < len(recs) {
+			t.Fatalf("the file's records (%d) drop some of its journal's (%d)", len(all), len(recs))
+		}
+		tail := bytes.TrimLeft(rest, "\x00")
+		for i, r := range all[len(recs):] {
+			enc := journalOf(r)
+			if len(tail) == len(rest) || !bytes.HasPrefix(tail, enc) {
+				t.Fatalf("record %d after the zeros does not re-encode to the bytes after them", i)
+			}
+			tail = tail[len(enc):]
 		}
 	})
 }

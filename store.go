@@ -28,14 +28,15 @@ var errCalibrationNotFound = errors.New("calibration not found")
 // <id>_fixed_train_data.csv (labelled rows plus the screen size on every
 // row) and <id>_predict_train_data.csv (the unlabelled recording).
 //
-// A save is committed by one append to the folder's journal
+// A save is committed by one write at the end of the folder's journal's records
 // (.calibration-journal) and one fdatasync of it: the record holds the
 // samples and the screen size behind a checksum. A background writer then
 // writes the files in batches (the saves of writeBehindDelay, only the last
 // of each id), each file to a temporary file that is synced and renamed
 // into place (predict first, fixed last), and syncs the folder once per
 // batch; until then Load serves the calibration from memory. When every
-// record is in its files the journal is emptied. At start, the records a
+// record is in its files the journal is emptied, and given a synced runway
+// of zeros that the next records overwrite. At start, the records a
 // crash left in the journal are written to their files before anything is
 // served, so an acknowledged save is never lost and a crash never leaves a
 // half-written file: a torn record at the journal's end (a save that was
@@ -81,6 +82,9 @@ type fileStore struct {
 	// background writer then waits (at most writeBehindMaxDefer) so that
 	// its file writes and syncs do not take cores from running fits.
 	busy func() bool // guarded by mu
+
+	zerosOnce sync.Once
+	runway    []byte // journalRunway zero bytes (zeros)
 }
 
 // pendingSave is a committed save whose files are not yet written.
@@ -184,7 +188,7 @@ func (s *fileStore) openJournal() (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("reading the calibration journal %s: %w", path, err)
 	}
-	if err := s.replay(parseJournal(data)); err != nil {
+	if err := s.replay(parseJournalFile(data)); err != nil {
 		// Neither written nor set aside: the journal stays as it is for the
 		// next start, and no save is taken meanwhile (one would be replayed
 		// over by the older record).
@@ -205,7 +209,34 @@ func (s *fileStore) openJournal() (*os.File, error) {
 			return nil, fmt.Errorf("emptying the calibration journal %s: %w", path, err)
 		}
 	}
+	if err := s.layRunway(f); err != nil {
+		s.log.Warn("calibration journal: no zeroed runway (saves append, each sync commits the new size)", "err", err)
+	}
 	return f, nil
+}
+
+// journalRunway is how many zero bytes an empty journal is given, synced:
+// the next records overwrite blocks that are already allocated and inside
+// the file, so a save's fdatasync writes only their data, where a record
+// that appends must also commit the file's new size (measured on the
+// reference VM's disk, a 20 kB record: 0.33 ms against 0.45 to 0.55 ms).
+// It holds about eight calibrations of 200 rows; records beyond it append.
+const journalRunway = 128 << 10
+
+// layRunway writes journalRunway zero bytes at the start of the empty
+// journal f and syncs them. Zeros end a journal for parseJournal, so a
+// crash at any point leaves only what a replay already ignores.
+func (s *fileStore) layRunway(f *os.File) error {
+	if _, err := f.WriteAt(s.zeros(), 0); err != nil {
+		return err
+	}
+	return syncData(f)
+}
+
+// zeros returns journalRunway zero bytes, allocated once.
+func (s *fileStore) zeros() []byte {
+	s.zerosOnce.Do(func() { s.runway = make([]byte, journalRunway) })
+	return s.runway
 }
 
 // truncateSynced empties the journal f and syncs the new size.
@@ -523,27 +554,41 @@ func (s *fileStore) writeBatch(saves []*pendingSave) map[*pendingSave]error {
 	return failed
 }
 
-// emptyJournal truncates the journal if every save in it is in its files.
-// The truncation need not be synced: should a crash undo it, the replayed
-// records are the ones already in the files, and a later record's fdatasync
-// makes the truncation durable with it.
+// emptyJournal truncates the journal if every save in it is in its files,
+// then lays a new runway (layRunway) for the next records. The truncation
+// need not be synced: should a crash undo it, the replayed records are the
+// ones already in the files, and a later record's fdatasync makes the
+// truncation durable with it. The runway's zeros are written before any
+// new record (appendMu is held) and synced after, unless a save's own
+// sync has already done it.
 func (s *fileStore) emptyJournal() {
 	s.appendMu.Lock()
-	defer s.appendMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if len(s.queue) > 0 || s.journalSize == 0 {
+		s.mu.Unlock()
+		s.appendMu.Unlock()
 		return
 	}
 	// On failure the journal keeps growing: writing new records over old
 	// ones of the same length could leave whole old records after them,
 	// which a replay would apply last.
 	if err := s.journal.Truncate(0); err != nil {
+		s.mu.Unlock()
+		s.appendMu.Unlock()
 		s.log.Error("emptying the calibration journal", "err", err)
 		return
 	}
 	s.journalSize = 0
 	s.cond.Broadcast()
+	s.mu.Unlock()
+	_, err := s.journal.WriteAt(s.zeros(), 0)
+	s.appendMu.Unlock()
+	if err == nil {
+		err = syncData(s.journal)
+	}
+	if err != nil {
+		s.log.Warn("calibration journal: no zeroed runway (saves append, each sync commits the new size)", "err", err)
+	}
 }
 
 // Close writes the saves still queued and releases the journal. Saves after
