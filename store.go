@@ -28,15 +28,15 @@ var errCalibrationNotFound = errors.New("calibration not found")
 // <id>_fixed_train_data.csv (labelled rows plus the screen size on every
 // row) and <id>_predict_train_data.csv (the unlabelled recording).
 //
-// A save is committed by one write at the end of the folder's journal's records
-// (.calibration-journal) and one fdatasync of it: the record holds the
-// samples and the screen size behind a checksum. A background writer then
-// writes the files in batches (the saves of writeBehindDelay, only the last
-// of each id), each file to a temporary file that is synced and renamed
-// into place (predict first, fixed last), and syncs the folder once per
-// batch; until then Load serves the calibration from memory. When every
-// record is in its files the journal is emptied, and given a synced runway
-// of zeros that the next records overwrite. At start, the records a
+// A save is committed by writing its record after the last one in the
+// folder's journal (.calibration-journal) and one fdatasync: the record
+// holds the samples and the screen size behind a checksum. A background
+// writer then writes the files in batches (the saves of writeBehindDelay,
+// only the last of each id), each file to a temporary file that is synced
+// and renamed into place (predict first, fixed last), and syncs the folder
+// once per batch; until then Load serves the calibration from memory. When
+// every record is in its files the journal is emptied, and given a synced
+// runway of zeros that the next records overwrite. At start, the records a
 // crash left in the journal are written to their files before anything is
 // served, so an acknowledged save is never lost and a crash never leaves a
 // half-written file: a torn record at the journal's end (a save that was
@@ -83,8 +83,7 @@ type fileStore struct {
 	// its file writes and syncs do not take cores from running fits.
 	busy func() bool // guarded by mu
 
-	zerosOnce sync.Once
-	runway    []byte // journalRunway zero bytes (zeros)
+	runway []byte // journalRunway zero bytes (layRunway's)
 }
 
 // pendingSave is a committed save whose files are not yet written.
@@ -151,6 +150,7 @@ func newFileStore(dir string, log *slog.Logger) (*fileStore, error) {
 	s := &fileStore{
 		dir: dir, now: time.Now, maxID: nameMax(dir) - storeNameOverhead, log: log, pending: map[string]*pendingSave{}, closing: make(chan struct{}), writerDone: make(chan struct{}),
 		maxQueuedBytes: defaultMaxQueuedBytes, maxJournalBytes: defaultMaxJournalBytes, backlogWait: defaultBacklogWait,
+		runway: make([]byte, journalRunway),
 	}
 	s.cond = sync.NewCond(&s.mu)
 	j, err := s.openJournal()
@@ -227,16 +227,10 @@ const journalRunway = 128 << 10
 // journal f and syncs them. Zeros end a journal for parseJournal, so a
 // crash at any point leaves only what a replay already ignores.
 func (s *fileStore) layRunway(f *os.File) error {
-	if _, err := f.WriteAt(s.zeros(), 0); err != nil {
+	if _, err := f.WriteAt(s.runway, 0); err != nil {
 		return err
 	}
 	return syncData(f)
-}
-
-// zeros returns journalRunway zero bytes, allocated once.
-func (s *fileStore) zeros() []byte {
-	s.zerosOnce.Do(func() { s.runway = make([]byte, journalRunway) })
-	return s.runway
 }
 
 // truncateSynced empties the journal f and syncs the new size.
@@ -581,7 +575,7 @@ func (s *fileStore) emptyJournal() {
 	s.journalSize = 0
 	s.cond.Broadcast()
 	s.mu.Unlock()
-	_, err := s.journal.WriteAt(s.zeros(), 0)
+	_, err := s.journal.WriteAt(s.runway, 0)
 	s.appendMu.Unlock()
 	if err == nil {
 		err = syncData(s.journal)
