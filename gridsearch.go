@@ -75,6 +75,13 @@ type searchRows struct {
 	shared *sync.Map
 }
 
+// pool returns the search's pool named key (made on first use), for
+// buffers its group fits lend each other.
+func (r *searchRows) pool(key string) *sync.Pool {
+	v, _ := r.shared.LoadOrStore(key, &sync.Pool{})
+	return v.(*sync.Pool)
+}
+
 // searchResult is what a grid search chose.
 type searchResult struct {
 	model  predictor

@@ -440,8 +440,7 @@ func svrSearchKernel(ctx context.Context, x *mat.Dense, cols svrColumns, gamma f
 	}
 	n := len(from.rows)
 	k := svrKernel{n: n}
-	buffers, _ := from.shared.LoadOrStore("svr fold kernel buffers", &sync.Pool{})
-	if b, ok := buffers.(*sync.Pool).Get().(*[]float32); ok && cap(*b) >= n*n {
+	if b, ok := from.pool(svrFoldKernels).Get().(*[]float32); ok && cap(*b) >= n*n {
 		k.data = (*b)[:n*n] // every value is written below
 	} else {
 		k.data = make([]float32, n*n)
@@ -454,6 +453,13 @@ func svrSearchKernel(ctx context.Context, x *mat.Dense, cols svrColumns, gamma f
 	}
 	return k, nil
 }
+
+// The pools of a search's SVR group fits (searchRows.pool): the Newton
+// factors' storage and the folds' kernel matrices.
+const (
+	svrFactors     = "svr factor buffers"
+	svrFoldKernels = "svr fold kernel buffers"
+)
 
 // svrGroupFit fits several SVR candidates together on one training set
 // (the spec's fitGroup): candidates of one gamma, in increasing C, share
@@ -481,11 +487,9 @@ func svrGroupFit(ctx context.Context, cands []candidate, x *mat.Dense, y []float
 	}
 	s := newSVRDual(k, y, cfgs[0])
 	if from != nil {
-		v, _ := from.shared.LoadOrStore("svr factor buffers", &sync.Pool{})
-		s.ws.buffers = v.(*sync.Pool)
+		s.ws.buffers = from.pool(svrFactors)
 		defer s.ws.release()
-		v, _ = from.shared.LoadOrStore("svr fold kernel buffers", &sync.Pool{})
-		defer v.(*sync.Pool).Put(&k.data) // the models keep none of it
+		defer from.pool(svrFoldKernels).Put(&k.data) // the models keep none of it
 	}
 	n, _ := x.Dims()
 	shared := &svrSharedKernel{gamma: cfgs[0].gamma, cols: cols, n: n, byCol: byColumn(x, cols.varying, nil), exp: exp}
