@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -255,12 +256,23 @@ func parallelFor(ctx context.Context, n int, borrow borrower, fn func(i int, bor
 	var wg sync.WaitGroup
 	// addWorkers borrows while tasks beyond those claimed outnumber the extra
 	// workers running, and reports whether borrowing should be tried again.
+	// Once it has started workers it yields: a goroutine just started waits
+	// on this core until something steals it, which took 0.7 ms in a served
+	// calibration (0.03 ms with the yield), while the core that wakes for
+	// it takes this goroutine from the run queue at once.
 	addWorkers := func() bool {
+		started := false
+		defer func() {
+			if started {
+				runtime.Gosched()
+			}
+		}()
 		for borrow != nil && borrowed < n-1 && int64(n)-next.Load() > running.Load() {
 			release, ok := borrow()
 			if !ok {
 				return true
 			}
+			started = true
 			borrowed++
 			running.Add(1)
 			wg.Add(1)
