@@ -74,6 +74,42 @@ func fitAxis(ctx context.Context, spec modelSpec, rows []labelledSample, train, 
 	return axisFit{scaler: scaler, result: res}, predictModel(spec, res.model, scaler.transform(xTest)), nil
 }
 
+// searchAxes is fitAxis for both axes of a spec with a grid search, the
+// two searches' fits taken from one pool of tasks, so that a core whose
+// axis has no fit left takes the other axis's (the axes' searches can
+// differ in cost by a third); then both refits and predictions, one per
+// axis. The results are fitAxis's.
+func searchAxes(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, borrow borrower) (fits [2]axisFit, preds [2][]float64, errs [2]error) {
+	var searches [2]*search
+	for axis := range searches {
+		xTrain, yTrain := axisDesign(rows, train, axis == 1)
+		fits[axis].scaler = fitStandardScaler(xTrain)
+		x := fits[axis].scaler.transform(xTrain)
+		if spec.poly {
+			x = polyFeatures2(x)
+		}
+		if searches[axis], errs[axis] = newSearch(spec, x, yTrain); errs[axis] != nil {
+			return fits, preds, errs
+		}
+	}
+	first := searches[0].tasks()
+	parallelFor(ctx, first+searches[1].tasks(), borrow, func(task int, _ borrower) {
+		if task < first {
+			searches[0].run(ctx, task)
+		} else {
+			searches[1].run(ctx, task-first)
+		}
+	})
+	parallelFor(ctx, 2, borrow, func(axis int, _ borrower) {
+		if fits[axis].result, errs[axis] = searches[axis].finish(ctx); errs[axis] != nil {
+			return
+		}
+		xTest, _ := axisDesign(rows, test, axis == 1)
+		preds[axis] = predictModel(spec, fits[axis].result.model, fits[axis].scaler.transform(xTest))
+	})
+	return fits, preds, errs
+}
+
 // evaluateCalibration reproduces the Python service's calib_validation maths:
 // one 80/20 split (random_state 42) for both axes, per axis a scaler and the
 // model, predictions for the test rows, k-means over those predictions, and
@@ -98,9 +134,13 @@ func evaluateCalibrationWith(ctx context.Context, spec modelSpec, rows []labelle
 	var fits [2]axisFit
 	var preds [2][]float64
 	var errs [2]error
-	parallelFor(ctx, 2, borrow, func(axis int, borrow borrower) {
-		fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1, borrow)
-	})
+	if spec.search {
+		fits, preds, errs = searchAxes(ctx, spec, rows, train, test, borrow)
+	} else {
+		parallelFor(ctx, 2, borrow, func(axis int, borrow borrower) {
+			fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1, borrow)
+		})
+	}
 	if err := stopCause(ctx); err != nil {
 		return calibReport{}, err
 	}

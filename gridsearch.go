@@ -102,22 +102,48 @@ type searchResult struct {
 // workers ran. Once ctx is done no further fit starts and the search
 // returns stopCause(ctx).
 func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
-	const folds = 5
-	grid := spec.grid
+	s, err := newSearch(spec, x, y)
+	if err != nil {
+		return searchResult{}, err
+	}
+	parallelFor(ctx, s.tasks(), borrow, func(task int, _ borrower) { s.run(ctx, task) })
+	return s.finish(ctx)
+}
+
+// searchFolds is the grid search's number of folds.
+const searchFolds = 5
+
+// search is one grid search in its three steps: newSearch splits the
+// folds, run fits one (candidate group, fold) task, from any goroutine and
+// in any order, and finish chooses and refits once every task has run.
+type search struct {
+	spec   modelSpec
+	x      *mat.Dense
+	y      []float64
+	folds  []searchFold
+	copies []int
+	groups [][]int
+	scores [][searchFolds]float64
+	shared *sync.Map // what the group fits of this search compute once for all folds
+}
+
+// searchFold is one fold's training and test rows.
+type searchFold struct {
+	trainX, testX *mat.Dense
+	trainY, testY []float64
+	rows          []int // the training rows of x
+}
+
+func newSearch(spec modelSpec, x *mat.Dense, y []float64) (*search, error) {
 	n, _ := x.Dims()
-	if len(grid) == 0 {
-		return searchResult{}, fmt.Errorf("%w: empty grid", errNotFittable)
+	if len(spec.grid) == 0 {
+		return nil, fmt.Errorf("%w: empty grid", errNotFittable)
 	}
-	if n < folds {
-		return searchResult{}, fmt.Errorf("%w: %d training rows, the 5-fold search needs at least 5", errNotFittable, n)
+	if n < searchFolds {
+		return nil, fmt.Errorf("%w: %d training rows, the 5-fold search needs at least 5", errNotFittable, n)
 	}
-	type fold struct {
-		trainX, testX *mat.Dense
-		trainY, testY []float64
-		rows          []int // the training rows of x
-	}
-	fs := make([]fold, folds)
-	for f, b := range kFoldBounds(n, folds) {
+	s := &search{spec: spec, x: x, y: y, folds: make([]searchFold, searchFolds), scores: make([][searchFolds]float64, len(spec.grid)), shared: &sync.Map{}}
+	for f, b := range kFoldBounds(n, searchFolds) {
 		var tr, te []int
 		for i := 0; i < n; i++ {
 			if i >= b[0] && i < b[1] {
@@ -126,44 +152,54 @@ func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, 
 				tr = append(tr, i)
 			}
 		}
-		fs[f] = fold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te), rows: tr}
+		s.folds[f] = searchFold{trainX: selectRows(x, tr), testX: selectRows(x, te), trainY: pick(y, tr), testY: pick(y, te), rows: tr}
 	}
-	shared := &sync.Map{} // what the group fits of this search compute once for all folds
-	copies, groups := searchPlan(spec)
-	scores := make([][folds]float64, len(grid))
-	parallelFor(ctx, len(groups)*folds, borrow, func(task int, _ borrower) {
-		members, f := groups[task/folds], fs[task%folds]
-		models := make([]predictor, len(members))
-		var err error
-		if len(members) == 1 {
-			models[0], err = grid[members[0]].fit(ctx, f.trainX, f.trainY)
-		} else {
-			cands := make([]candidate, len(members))
-			for i, c := range members {
-				cands[i] = grid[c]
-			}
-			models, err = spec.fitGroup(ctx, cands, f.trainX, f.trainY, &searchRows{all: x, rows: f.rows, shared: shared})
-		}
-		pred := make([]float64, len(f.testY))
+	s.copies, s.groups = searchPlan(spec)
+	return s, nil
+}
+
+// tasks is the number of (candidate group, fold) fits.
+func (s *search) tasks() int { return len(s.groups) * searchFolds }
+
+// run fits the task'th (candidate group, fold) and scores its candidates.
+func (s *search) run(ctx context.Context, task int) {
+	grid := s.spec.grid
+	members, f := s.groups[task/searchFolds], s.folds[task%searchFolds]
+	models := make([]predictor, len(members))
+	var err error
+	if len(members) == 1 {
+		models[0], err = grid[members[0]].fit(ctx, f.trainX, f.trainY)
+	} else {
+		cands := make([]candidate, len(members))
 		for i, c := range members {
-			if err != nil || models[i] == nil {
-				scores[c][task%folds] = math.NaN()
-				continue
-			}
-			models[i].predict(f.testX, pred)
-			scores[c][task%folds] = r2Score(f.testY, pred)
+			cands[i] = grid[c]
 		}
-	})
+		models, err = s.spec.fitGroup(ctx, cands, f.trainX, f.trainY, &searchRows{all: s.x, rows: f.rows, shared: s.shared})
+	}
+	pred := make([]float64, len(f.testY))
+	for i, c := range members {
+		if err != nil || models[i] == nil {
+			s.scores[c][task%searchFolds] = math.NaN()
+			continue
+		}
+		models[i].predict(f.testX, pred)
+		s.scores[c][task%searchFolds] = r2Score(f.testY, pred)
+	}
+}
+
+// finish chooses the candidate by mean score and refits it on all rows.
+func (s *search) finish(ctx context.Context) (searchResult, error) {
 	if err := stopCause(ctx); err != nil { // a stopped fit scored NaN: no choice can be made
 		return searchResult{}, err
 	}
+	grid := s.spec.grid
 	means := make([]float64, len(grid))
-	for c, first := range copies {
+	for c, first := range s.copies {
 		var sum float64
-		for _, v := range scores[first] {
+		for _, v := range s.scores[first] {
 			sum += v
 		}
-		means[c] = sum / folds
+		means[c] = sum / searchFolds
 	}
 	best := -1
 	for c, m := range means {
@@ -177,7 +213,7 @@ func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, 
 	if best < 0 {
 		return searchResult{}, fmt.Errorf("%w: no candidate could be fitted on every fold", errNotFittable)
 	}
-	model, err := grid[best].fit(ctx, x, y)
+	model, err := grid[best].fit(ctx, s.x, s.y)
 	if err != nil {
 		return searchResult{}, err
 	}

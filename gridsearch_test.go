@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -117,6 +118,26 @@ func TestGroupFitsMatchSingleFits(t *testing.T) {
 			if paramsText(a.X.result.best.params) != paramsText(b.X.result.best.params) || paramsText(a.Y.result.best.params) != paramsText(b.Y.result.best.params) {
 				t.Fatalf("%s on %s: grouped and single fits chose differently", name, s.g.Session)
 			}
+		}
+	}
+}
+
+// TestSearchedAxesTooFewRows: a searched model on too few training rows for
+// the 5 folds reports errNotFittable for the x axis, whose search is set up
+// first, with the reason; the unsearched Linear model fits them.
+func TestSearchedAxesTooFewRows(t *testing.T) {
+	rows := longRecording(t, 6) // 4 training rows
+	for _, name := range servedModels(modelSpecs()) {
+		spec := modelSpecs()[name]
+		_, err := evaluateCalibration(spec, rows, 1, 0)
+		if !spec.search {
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, errNotFittable) || !strings.Contains(err.Error(), "x axis") || !strings.Contains(err.Error(), "needs at least 5") {
+			t.Errorf("%s: %v, want the x axis's errNotFittable naming the 5 folds", name, err)
 		}
 	}
 }
