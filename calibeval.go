@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync/atomic"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -77,8 +78,8 @@ func fitAxis(ctx context.Context, spec modelSpec, rows []labelledSample, train, 
 // searchAxes is fitAxis for both axes of a spec with a grid search, the
 // two searches' fits taken from one pool of tasks, so that a core whose
 // axis has no fit left takes the other axis's (the axes' searches can
-// differ in cost by a third); then both refits and predictions, one per
-// axis. The results are fitAxis's.
+// differ in cost by a third), each axis refitted and predicted as soon as
+// its last fit is done. The results are fitAxis's.
 func searchAxes(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, borrow borrower) (fits [2]axisFit, preds [2][]float64, errs [2]error) {
 	var searches [2]*search
 	for axis := range searches {
@@ -92,21 +93,36 @@ func searchAxes(ctx context.Context, spec modelSpec, rows []labelledSample, trai
 			return fits, preds, errs
 		}
 	}
-	first := searches[0].tasks()
-	parallelFor(ctx, first+searches[1].tasks(), borrow, func(task int, _ borrower) {
-		if task < first {
-			searches[0].run(ctx, task)
-		} else {
-			searches[1].run(ctx, task-first)
+	// The axes' tasks alternate, so that two cores seldom wait on the same
+	// search's shared values; whichever goroutine runs an axis's last task
+	// then refits it, while the other axis's tasks go on.
+	var left [2]atomic.Int64
+	var order [][2]int // axis, task
+	for task := 0; task < max(searches[0].tasks(), searches[1].tasks()); task++ {
+		for axis, s := range searches {
+			if task < s.tasks() {
+				order = append(order, [2]int{axis, task})
+				left[axis].Add(1)
+			}
 		}
-	})
-	parallelFor(ctx, 2, borrow, func(axis int, _ borrower) {
+	}
+	parallelFor(ctx, len(order), borrow, func(i int, _ borrower) {
+		axis, task := order[i][0], order[i][1]
+		searches[axis].run(ctx, task)
+		if left[axis].Add(-1) > 0 {
+			return
+		}
 		if fits[axis].result, errs[axis] = searches[axis].finish(ctx); errs[axis] != nil {
 			return
 		}
 		xTest, _ := axisDesign(rows, test, axis == 1)
 		preds[axis] = predictModel(spec, fits[axis].result.model, fits[axis].scaler.transform(xTest))
 	})
+	for axis := range errs {
+		if errs[axis] == nil && left[axis].Load() > 0 { // stopped before its last task
+			errs[axis] = stopCause(ctx)
+		}
+	}
 	return fits, preds, errs
 }
 
