@@ -62,24 +62,38 @@ func axisDesign(rows []labelledSample, idx []int, yAxis bool) (*mat.Dense, []flo
 	return x, t
 }
 
-// fitAxis scales the training rows (StandardScaler fit on them) and fits
-// the model; it returns the fit and the predictions for the test rows.
-func fitAxis(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, yAxis bool, borrow borrower) (axisFit, []float64, error) {
+// fitAxes fits both axes on the training rows, each with its own scaler
+// (StandardScaler fit on them), and predicts the test rows: the axes in
+// parallel for a single fit, their grid searches' fits from one pool
+// (searchAxes) for a spec with a search.
+func fitAxes(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, borrow borrower) (fits [2]axisFit, preds [2][]float64, errs [2]error) {
+	if spec.search {
+		return searchAxes(ctx, spec, rows, train, test, borrow)
+	}
+	parallelFor(ctx, 2, borrow, func(axis int, _ borrower) {
+		fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1)
+	})
+	return fits, preds, errs
+}
+
+// fitAxis fits one axis of a spec without search; it returns the fit and
+// the predictions for the test rows.
+func fitAxis(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, yAxis bool) (axisFit, []float64, error) {
 	xTrain, yTrain := axisDesign(rows, train, yAxis)
 	xTest, _ := axisDesign(rows, test, yAxis)
 	scaler := fitStandardScaler(xTrain)
-	res, err := fitModel(ctx, spec, scaler.transform(xTrain), yTrain, borrow)
+	res, err := fitSingle(ctx, spec, scaler.transform(xTrain), yTrain)
 	if err != nil {
 		return axisFit{}, nil, err
 	}
 	return axisFit{scaler: scaler, result: res}, predictModel(spec, res.model, scaler.transform(xTest)), nil
 }
 
-// searchAxes is fitAxis for both axes of a spec with a grid search, the
+// searchAxes is fitAxes for both axes of a spec with a grid search, the
 // two searches' fits taken from one pool of tasks, so that a core whose
 // axis has no fit left takes the other axis's (the axes' searches can
 // differ in cost by a third), each axis refitted and predicted as soon as
-// its last fit is done. The results are fitAxis's.
+// its last fit is done.
 func searchAxes(ctx context.Context, spec modelSpec, rows []labelledSample, train, test []int, borrow borrower) (fits [2]axisFit, preds [2][]float64, errs [2]error) {
 	var searches [2]*search
 	for axis := range searches {
@@ -147,16 +161,7 @@ func evaluateCalibrationWith(ctx context.Context, spec modelSpec, rows []labelle
 	if k < 1 || k > len(test) {
 		return calibReport{}, fmt.Errorf("k must be between 1 and the %d test rows, got %d", len(test), k)
 	}
-	var fits [2]axisFit
-	var preds [2][]float64
-	var errs [2]error
-	if spec.search {
-		fits, preds, errs = searchAxes(ctx, spec, rows, train, test, borrow)
-	} else {
-		parallelFor(ctx, 2, borrow, func(axis int, borrow borrower) {
-			fits[axis], preds[axis], errs[axis] = fitAxis(ctx, spec, rows, train, test, axis == 1, borrow)
-		})
-	}
+	fits, preds, errs := fitAxes(ctx, spec, rows, train, test, borrow)
 	if err := stopCause(ctx); err != nil {
 		return calibReport{}, err
 	}

@@ -216,7 +216,7 @@ func TestCoordinateDescentMaxIterStopsMatchScikitLearn(t *testing.T) {
 	}
 }
 
-// countMaxIterStops runs the solver as gridSearch does and counts the runs
+// countMaxIterStops runs the solver as the grid search does and counts the runs
 // that end without convergence.
 func countMaxIterStops(grid []candidate, chosen candidate, x *mat.Dense, y []float64) int {
 	n, _ := x.Dims()

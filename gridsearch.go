@@ -90,32 +90,21 @@ type searchResult struct {
 	bestCV float64 // mean R² over the folds of the chosen candidate (NaN without search)
 }
 
-// gridSearch is GridSearchCV(cv=5) for a regressor: KFold without shuffle,
+// searchFolds is the grid search's number of folds.
+const searchFolds = 5
+
+// search is GridSearchCV(cv=5) for a regressor: KFold without shuffle,
 // the mean R² over the 5 folds per candidate, the first candidate with the
 // highest mean wins (rank "min", argmin), then a refit on all rows. A
 // candidate whose fit fails on a fold scores NaN and is ranked last, as
 // error_score=nan does.
 //
-// The (candidate group, fold) fits run in parallel on workers lent by
-// borrow (nil: one at a time); every score lands in its own slot and the
-// means add the folds in order, so the choice is the same however many
-// workers ran. Once ctx is done no further fit starts and the search
-// returns stopCause(ctx).
-func gridSearch(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
-	s, err := newSearch(spec, x, y)
-	if err != nil {
-		return searchResult{}, err
-	}
-	parallelFor(ctx, s.tasks(), borrow, func(task int, _ borrower) { s.run(ctx, task) })
-	return s.finish(ctx)
-}
-
-// searchFolds is the grid search's number of folds.
-const searchFolds = 5
-
-// search is one grid search in its three steps: newSearch splits the
-// folds, run fits one (candidate group, fold) task, from any goroutine and
-// in any order, and finish chooses and refits once every task has run.
+// It runs in three steps: newSearch splits the folds; run fits one
+// (candidate group, fold) task, from any goroutine and in any order (every
+// score lands in its own slot, and the means add the folds in order, so
+// the choice is the same however many workers ran); finish chooses and
+// refits once every task has run, or returns stopCause(ctx) once ctx is
+// done.
 type search struct {
 	spec   modelSpec
 	x      *mat.Dense

@@ -114,23 +114,21 @@ type modelSpec struct {
 // the folds, for example). Handlers answer it with 400.
 var errNotFittable = errors.New("model cannot be fitted on these rows")
 
-// fitModel fits spec on x (already scaled, before any polynomial step): the
-// polynomial step if the spec has one, then the single fit or the search.
-func fitModel(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64, borrow borrower) (searchResult, error) {
+// fitSingle fits a spec without search on x (already scaled, before any
+// polynomial step): the polynomial step if the spec has one, then its one
+// candidate.
+func fitSingle(ctx context.Context, spec modelSpec, x *mat.Dense, y []float64) (searchResult, error) {
+	if spec.search || len(spec.grid) != 1 {
+		return searchResult{}, fmt.Errorf("model %q: want one candidate without search", spec.name)
+	}
 	if spec.poly {
 		x = polyFeatures2(x)
 	}
-	if !spec.search {
-		if len(spec.grid) != 1 {
-			return searchResult{}, fmt.Errorf("model %q: want one candidate without search", spec.name)
-		}
-		m, err := spec.grid[0].fit(ctx, x, y)
-		if err != nil {
-			return searchResult{}, err
-		}
-		return searchResult{model: m, best: spec.grid[0], bestCV: math.NaN()}, nil
+	m, err := spec.grid[0].fit(ctx, x, y)
+	if err != nil {
+		return searchResult{}, err
 	}
-	return gridSearch(ctx, spec, x, y, borrow)
+	return searchResult{model: m, best: spec.grid[0], bestCV: math.NaN()}, nil
 }
 
 // predictModel applies a fitted spec to scaled rows.
