@@ -159,6 +159,14 @@ func withAccessLog(log *slog.Logger, cfg accessLogConfig, identity clientIdentit
 			if rec.fitTime > 0 {
 				rm.fits.observe(rec.fitTime.Seconds(), rec.model)
 			}
+			// The answer is complete (every handler inside has returned), and
+			// counted: send what net/http still holds of it before the log
+			// line is written, which the client would otherwise wait for.
+			// Only a body of declared length, which a flush leaves as it is
+			// (one without would switch to chunked encoding).
+			if w.Header().Get("Content-Length") != "" {
+				http.NewResponseController(w).Flush()
+			}
 			level := logLevel(status)
 			if level == slog.LevelInfo && r.Pattern == "GET /api/session/health" &&
 				(cfg.healthEvery <= 0 || (healthSeen.Add(1)-1)%uint64(cfg.healthEvery) != 0) {

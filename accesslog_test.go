@@ -4,12 +4,15 @@ package main
 // echoed, levels by status, health sampling, JSON lines.
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // loggedServer is a test server whose log goes to a buffer, as JSON.
@@ -119,5 +122,68 @@ func TestAccessLogErrorLevel(t *testing.T) {
 	lines := accessLines(t, logs.String())[rec.Header().Get("X-Request-Id")]
 	if rec.Code != 507 || len(lines) != 1 || lines[0]["level"] != "ERROR" {
 		t.Errorf("%d: %v", rec.Code, lines)
+	}
+}
+
+// gatedLog is a slog handler whose "request" lines wait until open is
+// closed: a server that logged before sending would hold its answers back.
+type gatedLog struct {
+	slog.Handler
+	open <-chan struct{}
+}
+
+func (g gatedLog) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "request" {
+		<-g.open
+	}
+	return g.Handler.Handle(ctx, r)
+}
+
+// TestAnswerSentBeforeTheAccessLog: over a real connection the whole answer
+// — a calibration's, a batch's larger than net/http's buffers, an error —
+// reaches the client while the access-log line is still being written.
+func TestAnswerSentBeforeTheAccessLog(t *testing.T) {
+	s := newTestServer(t, nil)
+	open := make(chan struct{})
+	logs := &e2eLog{}
+	log := slog.New(gatedLog{slog.NewJSONHandler(logs, nil), open})
+	d := serverDeps{store: s.store, hook: newWebhookNotifier("", log), limiter: s.limiter, work: s.work, log: log}
+	srv := httptest.NewServer(newServer(s.cfg, d))
+	defer srv.Close()
+	defer close(open) // first: the handlers still in their log lines end
+	// A connection of its own per request: a keep-alive connection's next
+	// request is read only once the handler (its log line included) ends.
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
+	fields := exampleCalibFields(t)
+	calib := calibRequestOf(t, fields)
+	batch := batchRequestOf(readTestdata(t, "api/batch_request.json"))
+	missing := batchRequestOf(`{"calib_id": "missing", "screen_width": 10, "screen_height": 10, "iris_tracking_data": [{"left_iris_x":1,"left_iris_y":1,"right_iris_x":1,"right_iris_y":1}]}`)
+	for _, c := range []struct {
+		name   string
+		req    *http.Request
+		status int
+	}{
+		{"calibration", calib, 200},
+		{"batch", batch, 200},
+		{"error", missing, 404},
+	} {
+		req, err := http.NewRequest(c.req.Method, srv.URL+c.req.URL.Path, c.req.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = c.req.Header
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v (the answer waited for the log line)", c.name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != c.status || int64(len(body)) != resp.ContentLength {
+			t.Fatalf("%s: status %d, %d of %d bytes, %v", c.name, resp.StatusCode, len(body), resp.ContentLength, err)
+		}
+		if strings.Contains(logs.String(), `"msg":"request"`) {
+			t.Fatalf("%s: the log line was written before the gate opened", c.name)
+		}
 	}
 }
