@@ -31,6 +31,9 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 // appendJSONFloat appends v as a JSON number the way encoding/json writes
 // float64, and null for NaN and ±Inf (as the Python service does).
 func appendJSONFloat(b []byte, v float64) []byte {
+	if out, ok := appendShortestFixed(b, v); ok {
+		return out
+	}
 	if !isFinite(v) {
 		return append(b, "null"...)
 	}
