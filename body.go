@@ -51,10 +51,21 @@ const readBodyOnce = 1 << 20
 // read into one buffer of that size; otherwise in chunks, as readChunked
 // does.
 func readBody(r *http.Request) ([]byte, error) {
+	return readBodyInto(r, nil)
+}
+
+// readBodyInto is readBody reading into buf's storage (a pooled buffer)
+// when the declared length fits its capacity.
+func readBodyInto(r *http.Request, buf []byte) ([]byte, error) {
 	if r.ContentLength <= 0 || r.ContentLength > readBodyOnce {
 		return readChunked(r.Body)
 	}
-	body := make([]byte, r.ContentLength)
+	body := buf[:0]
+	if int64(cap(body)) >= r.ContentLength {
+		body = body[:r.ContentLength]
+	} else {
+		body = make([]byte, r.ContentLength)
+	}
 	n, err := io.ReadFull(r.Body, body)
 	if err == io.ErrUnexpectedEOF || err == io.EOF {
 		return body[:n], nil // shorter than declared: what arrived, as readChunked would give

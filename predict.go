@@ -6,17 +6,24 @@ package main
 import (
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
 // encodeBatchResponse writes the JSON array of predictions, echoing the
 // screen size and each timestamp as sent (null when absent).
 func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
+	return appendBatchResponse(nil, p, xs, ys)
+}
+
+// appendBatchResponse is encodeBatchResponse writing into dst's storage
+// (a pooled buffer) when it is large enough.
+func appendBatchResponse(dst []byte, p parsedBatch, xs, ys []float64) []byte {
 	size := 2 // the answer's exact length but for the floats, counted at their longest (24 bytes)
 	for _, ts := range p.timestamps {
 		size += len(`{"predicted_x":,"predicted_y":,"screen_height":,"screen_width":,"timestamp":},`) + 2*24 + len(p.rawHeight) + len(p.rawWidth) + max(len(ts), len("null"))
 	}
-	b := make([]byte, 0, size)
+	b := slices.Grow(dst[:0], size)
 	b = append(b, '[')
 	for i := range xs {
 		if i > 0 {
@@ -44,9 +51,15 @@ func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
 // handleBatchPredict serves POST /api/session/batch_predict; a request that
 // names no estimator gets defaultEstimator.
 func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *admission, lim inputLimits, defaultEstimator string, log *slog.Logger) http.Handler {
+	var buffers bufferPool // bodies and answers, reused once an answer is written
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		p, err := decodeBatchRequest(r, lim)
+		body := buffers.get()
+		defer func() { buffers.put(body) }()
+		p, err := decodeBatchRequestInto(r, lim, body)
+		if p.body != nil {
+			body = p.body
+		}
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -73,6 +86,8 @@ func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *adm
 		j.done()
 		setServerTiming(w.Header(), timingPhase{"decode", decoded.Sub(start)}, timingPhase{"queue", admitted.Sub(decoded)},
 			timingPhase{"model", ready.Sub(admitted)}, timingPhase{"predict", time.Since(ready)})
-		writeJSONBytes(w, http.StatusOK, encodeBatchResponse(p, xs, ys))
+		answer := appendBatchResponse(buffers.get(), p, xs, ys)
+		writeJSONBytes(w, http.StatusOK, answer) // copied out before it returns
+		buffers.put(answer)
 	})
 }

@@ -103,16 +103,24 @@ type parsedBatch struct {
 	samples             []irisSample
 	timestamps          []json.RawMessage
 	estimator           string // "" when the request names none
+	body                []byte // the body read, which the raw fields point into
 }
 
 // decodeBatchRequest validates a batch_predict request body.
 func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
+	return decodeBatchRequestInto(r, lim, nil)
+}
+
+// decodeBatchRequestInto is decodeBatchRequest reading the body into buf's
+// storage when it fits (readBodyInto); the result's body is the buffer
+// used, to be reused once the answer is written.
+func decodeBatchRequestInto(r *http.Request, lim inputLimits, buf []byte) (parsedBatch, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !(len(mt) > 5 && mt[len(mt)-5:] == "+json")) {
 			return parsedBatch{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}
 		}
 	}
-	body, err := readBody(r)
+	body, err := readBodyInto(r, buf)
 	if err != nil {
 		return parsedBatch{}, bodyError(err, "reading the body")
 	}
@@ -124,7 +132,7 @@ func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
 	if err := decodeBatchObject(body, &req, &irisSpec); err != nil {
 		return parsedBatch{}, err
 	}
-	var p parsedBatch
+	p := parsedBatch{body: body}
 	if len(req.CalibID) == 0 || string(req.CalibID) == "null" {
 		return p, badField("calib_id", "is required: the file_name the calibration was stored under")
 	}
