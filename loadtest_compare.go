@@ -40,8 +40,10 @@ type compareCase struct {
 // disk each, rate limiting off, their logs in the temporary folder), sends
 // them the front end's example calibration for every model and RUXAILAB's
 // example batch, alternately, one request at a time on one keep-alive
-// connection each, and prints the median latency of every case for both
-// and NEW/OLD. Run it on a quiet machine: the two servers share its cores.
+// connection each (OLD first in even rounds, NEW first in odd ones, so that
+// neither always follows the other's request), and prints the median
+// latency of every case for both and NEW/OLD. Run it on a quiet machine:
+// the two servers share its cores.
 //
 //	go build -o /tmp/eyetrack-new . && git stash && go build -o /tmp/eyetrack-old . && git stash pop
 //	go run -tags loadtest . compare -rounds 40 /tmp/eyetrack-old /tmp/eyetrack-new
@@ -77,10 +79,11 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 		defer servers[i].stop()
 	}
 	latency := map[string][2][]time.Duration{}
-	send := func(c compareCase) error {
+	send := func(c compareCase, round int) error {
 		times := latency[c.name]
-		for i, s := range servers {
-			d, err := s.do(ctx, c)
+		for k := range servers {
+			i := (k + round) % len(servers)
+			d, err := servers[i].do(ctx, c)
 			if err != nil {
 				return err
 			}
@@ -91,12 +94,12 @@ func runCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for r := 0; r < *rounds; r++ {
 		for _, c := range cases {
-			if err := send(c); err != nil {
+			if err := send(c, r); err != nil {
 				return err
 			}
 		}
 		for b := 0; b < *batches; b++ {
-			if err := send(batch); err != nil {
+			if err := send(batch, r); err != nil {
 				return err
 			}
 		}
