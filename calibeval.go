@@ -115,7 +115,11 @@ func searchAxes(ctx context.Context, spec modelSpec, rows []labelledSample, trai
 	for task := 0; task < max(searches[0].tasks(), searches[1].tasks()); task++ {
 		for axis, s := range searches {
 			if task < s.tasks() {
-				order = append(order, [2]int{axis, task})
+				if spec.costRisesInGrid {
+					order = append(order, [2]int{axis, s.tasks() - 1 - task})
+				} else {
+					order = append(order, [2]int{axis, task})
+				}
 				left[axis].Add(1)
 			}
 		}

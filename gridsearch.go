@@ -202,7 +202,18 @@ func (s *search) finish(ctx context.Context) (searchResult, error) {
 	if best < 0 {
 		return searchResult{}, fmt.Errorf("%w: no candidate could be fitted on every fold", errNotFittable)
 	}
-	model, err := grid[best].fit(ctx, s.x, s.y)
+	var model predictor
+	var err error
+	if s.spec.refit != nil {
+		n, _ := s.x.Dims()
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		model, err = s.spec.refit(ctx, grid[best], s.x, s.y, &searchRows{all: s.x, rows: all, shared: s.shared})
+	} else {
+		model, err = grid[best].fit(ctx, s.x, s.y)
+	}
 	if err != nil {
 		return searchResult{}, err
 	}

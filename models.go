@@ -108,6 +108,14 @@ type modelSpec struct {
 	// nil model marks a candidate that could not be fitted. from, when not
 	// nil, says which rows of the search x holds.
 	fitGroup func(ctx context.Context, cands []candidate, x *mat.Dense, y []float64, from *searchRows) ([]predictor, error)
+	// refit, when set, is the search's refit of the chosen candidate on all
+	// its rows (from.rows), the same model as the candidate's own fit, made
+	// with what the search's group fits left in from.shared.
+	refit func(ctx context.Context, cand candidate, x *mat.Dense, y []float64, from *searchRows) (predictor, error)
+	// costRisesInGrid says the groups later in the grid take longer to fit
+	// (SVR: gamma rises). A search then runs them first, so that the fits
+	// left at its end, when a core may wait for the other, are short.
+	costRisesInGrid bool
 }
 
 // errNotFittable reports data a model cannot be fitted on (too few rows for

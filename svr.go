@@ -31,7 +31,7 @@ func svrSpec() modelSpec {
 			})
 		}
 	}
-	return modelSpec{name: "Support Vector Regressor", poly: true, search: true, grid: grid, fitGroup: svrGroupFit}
+	return modelSpec{name: "Support Vector Regressor", poly: true, search: true, grid: grid, fitGroup: svrGroupFit, refit: svrRefit, costRisesInGrid: true}
 }
 
 // svrConfig holds the hyper-parameters of scikit-learn's SVR with the RBF
@@ -244,6 +244,32 @@ func (cfg svrConfig) fit(ctx context.Context, x *mat.Dense, y []float64) (predic
 	if err != nil {
 		return nil, err
 	}
+	s := newSVRDual(k, y, cfg)
+	if err := s.solve(ctx); err != nil {
+		return nil, err
+	}
+	return s.model(x, cols, cfg.gamma, exp), nil
+}
+
+// svrRefit is the search's refit of cand on all its rows: cand's own fit
+// (svrConfig.fit), its kernel matrix copied from the one the search's
+// folds took theirs from (svrSearchKernel: the same entries) instead of
+// computed again.
+func svrRefit(ctx context.Context, cand candidate, x *mat.Dense, y []float64, from *searchRows) (predictor, error) {
+	cfg, ok := cand.settings.(svrConfig)
+	if !ok {
+		return nil, fmt.Errorf("SVR refit: candidate settings are %T", cand.settings)
+	}
+	if err := checkSVRInput(x, y); err != nil {
+		return nil, err
+	}
+	exp := newExpTable()
+	cols := splitColumns(x)
+	k, err := svrSearchKernel(ctx, x, cols, cfg.gamma, exp, from)
+	if err != nil {
+		return nil, err
+	}
+	defer from.pool(svrFoldKernels).Put(&k.data) // the model keeps none of it
 	s := newSVRDual(k, y, cfg)
 	if err := s.solve(ctx); err != nil {
 		return nil, err

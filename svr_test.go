@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -1076,5 +1077,90 @@ func TestSVRSearchKernelIsTheFoldsOwn(t *testing.T) {
 	})
 	if count != 2 {
 		t.Errorf("%d shared matrices for 2 gammas", count)
+	}
+}
+
+// TestSVRRefitIsTheCandidatesFit: after a search, the refit of each
+// gamma's candidate from the search's shared kernel matrix (svrRefit) is,
+// bit for bit, the candidate's own fit on the same rows: the same support
+// vectors, coefficients, rho and predictions, on several recordings and
+// both axes.
+func TestSVRRefitIsTheCandidatesFit(t *testing.T) {
+	spec := svrSpec()
+	for _, s := range loadGolden(t)[:3] {
+		train, test := trainTestSplit(len(s.rows))
+		for _, yAxis := range []bool{false, true} {
+			xTrain, yTrain := axisDesign(s.rows, train, yAxis)
+			xTest, _ := axisDesign(s.rows, test, yAxis)
+			scaler := fitStandardScaler(xTrain)
+			x, xt := polyFeatures2(scaler.transform(xTrain)), polyFeatures2(scaler.transform(xTest))
+			search, err := newSearch(spec, x, yTrain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for task := 0; task < search.tasks(); task++ {
+				search.run(context.Background(), task)
+			}
+			all := make([]int, len(yTrain))
+			for i := range all {
+				all[i] = i
+			}
+			for _, c := range []int{0, 7, len(spec.grid) - 1} { // gammas 0.1, 1 and 5
+				cand := spec.grid[c]
+				got, err := svrRefit(context.Background(), cand, x, yTrain, &searchRows{all: x, rows: all, shared: search.shared})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := cand.fit(context.Background(), x, yTrain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, w := got.(svrModel), want.(svrModel)
+				if !slices.Equal(g.sv, w.sv) || !slices.Equal(g.coef, w.coef) || math.Float64bits(g.rho) != math.Float64bits(w.rho) {
+					t.Fatalf("%s y=%v candidate %d: refit differs from the fit (%d/%d support vectors, rho %v/%v)", s.g.Session, yAxis, c, len(g.sv), len(w.sv), g.rho, w.rho)
+				}
+				rows, _ := xt.Dims()
+				pg, pw := make([]float64, rows), make([]float64, rows)
+				g.predict(xt, pg)
+				w.predict(xt, pw)
+				for r := range pg {
+					if math.Float64bits(pg[r]) != math.Float64bits(pw[r]) {
+						t.Fatalf("%s y=%v candidate %d, row %d: refit predicts %v, the fit %v", s.g.Session, yAxis, c, r, pg[r], pw[r])
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSearchOrderLeavesResultsAlone: running a search's costlier groups
+// first (costRisesInGrid) changes when each fit runs, not what the search
+// chooses nor its predictions.
+func TestSearchOrderLeavesResultsAlone(t *testing.T) {
+	s := loadGolden(t)[1]
+	train, test := trainTestSplit(len(s.rows))
+	forward, reversed := svrSpec(), svrSpec()
+	forward.costRisesInGrid = false
+	for _, cores := range []int{1, 2} {
+		w := newWorkShedder(cores, 0, 0)
+		release, _ := w.borrow()
+		f, pf, ef := fitAxes(context.Background(), forward, s.rows, train, test, w.borrow)
+		r, pr, er := fitAxes(context.Background(), reversed, s.rows, train, test, w.borrow)
+		release()
+		for axis := range f {
+			if ef[axis] != nil || er[axis] != nil {
+				t.Fatal(ef[axis], er[axis])
+			}
+			if !reflect.DeepEqual(f[axis].result.best.params, r[axis].result.best.params) ||
+				math.Float64bits(f[axis].result.bestCV) != math.Float64bits(r[axis].result.bestCV) {
+				t.Errorf("cores=%d axis %d: chose %v (CV %v) in grid order, %v (CV %v) costliest first",
+					cores, axis, f[axis].result.best.params, f[axis].result.bestCV, r[axis].result.best.params, r[axis].result.bestCV)
+			}
+			for i := range pf[axis] {
+				if math.Float64bits(pf[axis][i]) != math.Float64bits(pr[axis][i]) {
+					t.Fatalf("cores=%d axis %d row %d: %v in grid order, %v costliest first", cores, axis, i, pf[axis][i], pr[axis][i])
+				}
+			}
+		}
 	}
 }
