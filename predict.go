@@ -11,14 +11,9 @@ import (
 )
 
 // encodeBatchResponse writes the JSON array of predictions, echoing the
-// screen size and each timestamp as sent (null when absent).
-func encodeBatchResponse(p parsedBatch, xs, ys []float64) []byte {
-	return appendBatchResponse(nil, p, xs, ys)
-}
-
-// appendBatchResponse is encodeBatchResponse writing into dst's storage
-// (a pooled buffer) when it is large enough.
-func appendBatchResponse(dst []byte, p parsedBatch, xs, ys []float64) []byte {
+// screen size and each timestamp as sent (null when absent), into dst's
+// storage (a pooled buffer, or nil) when it is large enough.
+func encodeBatchResponse(dst []byte, p parsedBatch, xs, ys []float64) []byte {
 	size := 2 // the answer's exact length but for the floats, counted at their longest (24 bytes)
 	for _, ts := range p.timestamps {
 		size += len(`{"predicted_x":,"predicted_y":,"screen_height":,"screen_width":,"timestamp":},`) + 2*24 + len(p.rawHeight) + len(p.rawWidth) + max(len(ts), len("null"))
@@ -56,7 +51,7 @@ func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *adm
 		start := time.Now()
 		body := buffers.get()
 		defer func() { buffers.put(body) }()
-		p, err := decodeBatchRequestInto(r, lim, body)
+		p, err := decodeBatchRequest(r, lim, body)
 		if p.body != nil {
 			body = p.body
 		}
@@ -86,7 +81,7 @@ func handleBatchPredict(store calibrationStore, cache *gazeModelCache, work *adm
 		j.done()
 		setServerTiming(w.Header(), timingPhase{"decode", decoded.Sub(start)}, timingPhase{"queue", admitted.Sub(decoded)},
 			timingPhase{"model", ready.Sub(admitted)}, timingPhase{"predict", time.Since(ready)})
-		answer := appendBatchResponse(buffers.get(), p, xs, ys)
+		answer := encodeBatchResponse(buffers.get(), p, xs, ys)
 		writeJSONBytes(w, http.StatusOK, answer) // copied out before it returns
 		buffers.put(answer)
 	})

@@ -106,15 +106,10 @@ type parsedBatch struct {
 	body                []byte // the body read, which the raw fields point into
 }
 
-// decodeBatchRequest validates a batch_predict request body.
-func decodeBatchRequest(r *http.Request, lim inputLimits) (parsedBatch, error) {
-	return decodeBatchRequestInto(r, lim, nil)
-}
-
-// decodeBatchRequestInto is decodeBatchRequest reading the body into buf's
-// storage when it fits (readBodyInto); the result's body is the buffer
-// used, to be reused once the answer is written.
-func decodeBatchRequestInto(r *http.Request, lim inputLimits, buf []byte) (parsedBatch, error) {
+// decodeBatchRequest validates a batch_predict request body, read into
+// buf's storage when it fits (readBodyInto; buf may be nil); the result's
+// body is the buffer used, to be reused once the answer is written.
+func decodeBatchRequest(r *http.Request, lim inputLimits, buf []byte) (parsedBatch, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || (mt != "application/json" && !(len(mt) > 5 && mt[len(mt)-5:] == "+json")) {
 			return parsedBatch{}, &apiError{Status: http.StatusUnsupportedMediaType, Message: fmt.Sprintf("Content-Type must be application/json, got %q", ct)}

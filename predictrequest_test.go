@@ -20,7 +20,7 @@ func BenchmarkDecodeBatchRequest(b *testing.B) {
 	for b.Loop() {
 		r := httptest.NewRequest(http.MethodPost, "/api/session/batch_predict", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
-		if _, err := decodeBatchRequest(r, lim); err != nil {
+		if _, err := decodeBatchRequest(r, lim, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -20,7 +20,7 @@ func FuzzBatchJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := httptest.NewRequest(http.MethodPost, "/api/session/batch_predict", bytes.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
-		p, err := decodeBatchRequest(r, lim)
+		p, err := decodeBatchRequest(r, lim, nil)
 		if err != nil {
 			requireAPIError(t, err)
 		} else {
@@ -36,7 +36,7 @@ func FuzzBatchJSON(f *testing.F) {
 			// The screen size and the timestamps are echoed as sent: the
 			// response must still be JSON.
 			zeros := make([]float64, len(p.samples))
-			if resp := encodeBatchResponse(p, zeros, zeros); !json.Valid(resp) {
+			if resp := encodeBatchResponse(nil, p, zeros, zeros); !json.Valid(resp) {
 				t.Fatalf("the response echoing this request is not JSON: %.300q", resp)
 			}
 			if !json.Valid(body) && !deeperThanStdlib(body) {
