@@ -10,16 +10,20 @@ import (
 // svrGradient is svrGradientGo with the pairs of positions in SSE2: each
 // lane keeps its own maximum and last position, merged here so that the
 // result is the sequential scan's (the largest value, at the last position
-// holding it); an odd last position is done here.
+// holding it, read back there); an odd last position is done here.
 func svrGradient(g, up []float64, ki, kj []float32, dbi, dbj float64) (float64, int) {
 	n := len(g)
 	up, ki, kj = up[:n], ki[:n], kj[:n]
 	gmax, pos := math.Inf(-1), -1
 	if pairs := n / 2; pairs > 0 {
-		m0, m1, p0, p1 := svrGradientSSE2(unsafe.Pointer(&g[0]), unsafe.Pointer(&up[0]), unsafe.Pointer(&ki[0]), unsafe.Pointer(&kj[0]), pairs, dbi, dbj)
+		m0, m1, at0, at1 := svrGradientSSE2(unsafe.Pointer(&g[0]), unsafe.Pointer(&up[0]), unsafe.Pointer(&ki[0]), unsafe.Pointer(&kj[0]), pairs, dbi, dbj)
+		p0, p1 := int(at0)-1, int(at1)-1
 		gmax, pos = m0, p0
 		if m1 > gmax || (m1 == gmax && p1 > pos) {
 			gmax, pos = m1, p1
+		}
+		if pos >= 0 {
+			gmax = up[pos] - g[pos] // the lane's maximum may hold the other zero of a tie
 		}
 	}
 	return svrGradientFrom(n-n%2, g, up, ki, kj, dbi, dbj, gmax, pos)
@@ -36,7 +40,8 @@ func svrSelectLow(g, low []float64, ki []float32, gmax float64) (float64, int) {
 	low, ki = low[:n], ki[:n]
 	gmax2, pos, best := math.Inf(-1), -1, 0.0
 	if pairs := n / 2; pairs > 0 {
-		m0, m1, b0, b1, p0, p1 := svrSelectLowSSE2(unsafe.Pointer(&g[0]), unsafe.Pointer(&low[0]), unsafe.Pointer(&ki[0]), pairs, gmax)
+		m0, m1, b0, b1, at0, at1 := svrSelectLowSSE2(unsafe.Pointer(&g[0]), unsafe.Pointer(&low[0]), unsafe.Pointer(&ki[0]), pairs, gmax)
+		p0, p1 := int(at0)-1, int(at1)-1
 		gmax2 = max(m0, m1)
 		best, pos = b0, p0
 		if b1 > best || (b1 == best && p1 >= 0 && (pos < 0 || p1 < pos)) {
@@ -70,10 +75,10 @@ func dot4(a, b []float64) float64 {
 // Implemented in svrkernel_amd64.s.
 
 //go:noescape
-func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1 float64, pos0, pos1 int)
+func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1, at0, at1 float64)
 
 //go:noescape
-func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1 float64, pos0, pos1 int)
+func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1, at0, at1 float64)
 
 //go:noescape
 func choleskySolve2SSE2(l unsafe.Pointer, stride, m int, kept, b unsafe.Pointer)

@@ -2,26 +2,18 @@
 
 #include "textflag.h"
 
-// BLEND sets OLD = MASK ? NEW : OLD, lane by lane (MASK all ones or all
-// zeros per lane, as CMPPD leaves it), with T1 and T2 as scratch; MASK is
-// kept.
-#define BLEND(MASK, NEW, OLD, T1, T2) \
-	MOVAPD MASK, T1 \
-	ANDPD NEW, T1 \
-	MOVAPD MASK, T2 \
-	ANDNPD OLD, T2 \
-	ORPD  T2, T1 \
-	MOVAPD T1, OLD
-
 // The SVR solver's loops (svrkernel.go) in SSE2, two values per
 // instruction, each lane doing the Go loop's operations in its order.
 
-// func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1 float64, pos0, pos1 int)
+// func svrGradientSSE2(grad, up, ki, kj unsafe.Pointer, pairs int, dbi, dbj float64) (max0, max1, at0, at1 float64)
 //
 // Positions 2p (lane 0) and 2p+1 (lane 1): v = g + (ki·dbi + kj·dbj),
-// g = v, and w = up − v replaces the lane's maximum when max ≤ w (false for
-// a NaN w), with its position. X6: the maxima; X7: their positions; X8:
-// the current positions; X9: 2, 2.
+// g = v, and w = up − v, which the lane takes when max ≤ w (false for a
+// NaN w). Positions rise, so the lane's last such position is the largest
+// of mask & (q + 1): at, as a float64 (0 when none), kept by MAXPD, as is
+// the maximum (a NaN w leaves it; on a tie either zero may be kept, so
+// svrGradient reads the value back at the position). X6: the maxima; X7:
+// at; X8: the current q + 1; X9: 2, 2.
 TEXT ·svrGradientSSE2(SB), NOSPLIT, $0-88
 	MOVQ  grad+0(FP), DI
 	MOVQ  up+8(FP), SI
@@ -35,17 +27,13 @@ TEXT ·svrGradientSSE2(SB), NOSPLIT, $0-88
 	MOVQ  $0xFFF0000000000000, AX // −Inf
 	MOVQ  AX, X6
 	UNPCKLPD X6, X6
-	MOVQ  $-1, AX
-	MOVQ  AX, X7
-	PUNPCKLQDQ X7, X7
-	XORQ  AX, AX
+	XORPD X7, X7
+	MOVQ  $0x3FF0000000000000, AX // 1.0
 	MOVQ  AX, X8
-	MOVQ  $1, AX
-	MOVQ  AX, X10
-	PUNPCKLQDQ X10, X8            // 0, 1
-	MOVQ  $2, AX
+	MOVQ  $0x4000000000000000, AX // 2.0
 	MOVQ  AX, X9
-	PUNPCKLQDQ X9, X9
+	UNPCKLPD X9, X8               // 1, 2
+	UNPCKLPD X9, X9               // 2, 2
 
 gradloop:
 	TESTQ CX, CX
@@ -62,9 +50,11 @@ gradloop:
 	SUBPD X4, X5                  // w = up − v
 	MOVAPD X6, X10
 	CMPPD X5, X10, 2              // max ≤ w
-	BLEND(X10, X5, X6, X11, X12)  // max = mask ? w : max
-	BLEND(X10, X8, X7, X11, X12)  // pos = mask ? q : pos
-	PADDQ X9, X8
+	ANDPD X8, X10                 // q + 1 there, +0 elsewhere
+	MAXPD X10, X7                 // at
+	MAXPD X6, X5                  // w > max ? w : max (max when w is NaN)
+	MOVAPD X5, X6
+	ADDPD X9, X8
 	ADDQ  $16, DI
 	ADDQ  $16, SI
 	ADDQ  $8, R8
@@ -76,11 +66,9 @@ graddone:
 	MOVSD X6, max0+56(FP)
 	UNPCKHPD X6, X6
 	MOVSD X6, max1+64(FP)
-	MOVQ  X7, AX
-	MOVQ  AX, pos0+72(FP)
-	PUNPCKHQDQ X7, X7
-	MOVQ  X7, AX
-	MOVQ  AX, pos1+80(FP)
+	MOVSD X7, at0+72(FP)
+	UNPCKHPD X7, X7
+	MOVSD X7, at1+80(FP)
 	RET
 
 // func dot4SSE2(a, b unsafe.Pointer, n int) float64
@@ -131,13 +119,20 @@ dot4done:
 	MOVSD X0, ret+24(FP)
 	RET
 
-// func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1 float64, pos0, pos1 int)
+// func svrSelectLowSSE2(grad, low, ki unsafe.Pointer, pairs int, gmax float64) (max0, max1, best0, best1, at0, at1 float64)
 //
 // Per lane: v = g + low; the lane's largest v (a NaN v ignored); for
 // diff = gmax + v > 0 the ratio diff²/quad, quad = 2 − 2·ki (1e-12 where
-// not positive), replacing the lane's best when larger, with its position.
-// X0: gmax; X1: 2; X2: 1e-12; X3: 0; X6: the lanes' largest v; X7: their
-// best ratios; X8: their positions; X9: the current positions; X10: 2, 2.
+// not positive: MAXPD with 1e-12, the same for every float32 ki, whose
+// positive quads are at least 2^-23, and NaN kept), replacing the lane's
+// best when larger, with its position. Where diff is not positive or the
+// ratio is NaN, the ratio is taken as +0, which no best (≥ +0) is below,
+// so MAXPD keeps the best (and the best's own chain of dependent
+// operations is that one MAXPD); positions rise, so the position of the
+// lane's best is the largest of mask & (q + 1): at, as a float64 (0 when
+// none), also kept by MAXPD. X0: gmax; X1: 2;
+// X2: 1e-12; X3: 0; X6: the lanes' largest v; X7: their best ratios; X8:
+// at; X9: the current q + 1; X10: 2, 2.
 TEXT ·svrSelectLowSSE2(SB), NOSPLIT, $0-88
 	MOVQ  grad+0(FP), DI
 	MOVQ  low+8(FP), SI
@@ -148,6 +143,7 @@ TEXT ·svrSelectLowSSE2(SB), NOSPLIT, $0-88
 	MOVQ  $0x4000000000000000, AX // 2.0
 	MOVQ  AX, X1
 	UNPCKLPD X1, X1
+	MOVAPD X1, X10
 	MOVQ  $0x3D719799812DEA11, AX // 1e-12
 	MOVQ  AX, X2
 	UNPCKLPD X2, X2
@@ -156,17 +152,10 @@ TEXT ·svrSelectLowSSE2(SB), NOSPLIT, $0-88
 	MOVQ  AX, X6
 	UNPCKLPD X6, X6
 	XORPD X7, X7
-	MOVQ  $-1, AX
-	MOVQ  AX, X8
-	PUNPCKLQDQ X8, X8
-	XORQ  AX, AX
+	XORPD X8, X8
+	MOVQ  $0x3FF0000000000000, AX // 1.0
 	MOVQ  AX, X9
-	MOVQ  $1, AX
-	MOVQ  AX, X11
-	PUNPCKLQDQ X11, X9            // 0, 1
-	MOVQ  $2, AX
-	MOVQ  AX, X10
-	PUNPCKLQDQ X10, X10
+	UNPCKLPD X1, X9               // 1, 2
 
 selloop:
 	TESTQ CX, CX
@@ -183,21 +172,23 @@ selloop:
 	MULPD X1, X13                 // 2·ki
 	MOVAPD X1, X14
 	SUBPD X13, X14                // quad = 2 − 2·ki
-	MOVAPD X14, X15
-	CMPPD X3, X15, 2              // quad ≤ 0
-	BLEND(X15, X2, X14, X13, X11) // quad, or 1e-12 where quad ≤ 0
-	MOVAPD X14, X15
+	MOVAPD X2, X15
+	MAXPD X14, X15                // quad, or 1e-12 where quad ≤ 0 (NaN kept)
 	MOVAPD X12, X13
 	MULPD X12, X13
 	DIVPD X15, X13                // r = diff·diff / quad
 	MOVAPD X3, X14
 	CMPPD X12, X14, 1             // 0 < diff
+	MOVAPD X13, X15
+	CMPPD X13, X15, 0             // r not NaN
+	ANDPD X15, X14
+	ANDPD X14, X13                // r there, +0 elsewhere
 	MOVAPD X7, X15
 	CMPPD X13, X15, 1             // best < r
-	ANDPD X14, X15                // the condition
-	BLEND(X15, X13, X7, X14, X11) // best = cond ? r : best
-	BLEND(X15, X9, X8, X14, X11)  // pos = cond ? q : pos
-	PADDQ X10, X9
+	ANDPD X9, X15                 // q + 1 there, +0 elsewhere
+	MAXPD X15, X8                 // at
+	MAXPD X13, X7                 // best
+	ADDPD X10, X9
 	ADDQ  $16, DI
 	ADDQ  $16, SI
 	ADDQ  $8, R8
@@ -211,11 +202,9 @@ seldone:
 	MOVSD X7, best0+56(FP)
 	UNPCKHPD X7, X7
 	MOVSD X7, best1+64(FP)
-	MOVQ  X8, AX
-	MOVQ  AX, pos0+72(FP)
-	PUNPCKHQDQ X8, X8
-	MOVQ  X8, AX
-	MOVQ  AX, pos1+80(FP)
+	MOVSD X8, at0+72(FP)
+	UNPCKHPD X8, X8
+	MOVSD X8, at1+80(FP)
 	RET
 
 // func choleskySolve2SSE2(l unsafe.Pointer, stride, m int, kept, b unsafe.Pointer)
