@@ -378,17 +378,25 @@ func (s *svrDual) reconstructGradient() {
 func (s *svrDual) calculateRho() float64 {
 	nrFree := 0
 	ub, lb, sumFree := math.Inf(1), math.Inf(-1), 0.0
-	for p := 0; p < 2*s.n; p++ {
-		yf, y := s.g[p%s.n]+s.eps, 1.0
-		if p >= s.n {
-			yf, y = s.g[p-s.n]-s.eps, -1
-		}
-		a := s.alpha[p]
-		atUpper, atLower := a >= s.c, a <= 0
+	// The alphas (y = +1), then the alpha*s (y = −1), in libsvm's order.
+	for q, a := range s.alpha[:s.n] {
+		yf := s.g[q] + s.eps
 		switch {
-		case (y > 0 && atLower) || (y < 0 && atUpper): // not in I_low
+		case a <= 0: // not in I_low
 			ub = min(ub, yf)
-		case (y > 0 && atUpper) || (y < 0 && atLower): // not in I_up
+		case a >= s.c: // not in I_up
+			lb = max(lb, yf)
+		default:
+			nrFree++
+			sumFree += yf
+		}
+	}
+	for q, a := range s.alpha[s.n : 2*s.n] {
+		yf := s.g[q] - s.eps
+		switch {
+		case a >= s.c: // not in I_low
+			ub = min(ub, yf)
+		case a <= 0: // not in I_up
 			lb = max(lb, yf)
 		default:
 			nrFree++
