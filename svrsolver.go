@@ -216,13 +216,13 @@ func (s *svrDual) selectWorkingSet(haveGmax bool) (int, int, bool) {
 // next I_up maximum.
 func (s *svrDual) step(i, j int) {
 	n := s.n
-	qi, qj := i%n, j%n
+	qi, qj := i, j
 	yi, yj := 1.0, 1.0
 	if i >= n {
-		yi = -1
+		qi, yi = i-n, -1
 	}
 	if j >= n {
-		yj = -1
+		qj, yj = j-n, -1
 	}
 	// libsvm's G = y·(y·G), y·G being g ± eps.
 	gi := yi * (s.g[qi] + yi*s.eps)
