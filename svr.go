@@ -429,9 +429,11 @@ func (k svrKernel) swap(p, q int) {
 	for c := range rp {
 		rp[c], rq[c] = rq[c], rp[c]
 	}
-	for r := 0; r < k.n; r++ {
-		row := k.row(r)
-		row[p], row[q] = row[q], row[p]
+	if p > q {
+		p, q = q, p
+	}
+	for off := 0; off+q < len(k.data); off += k.n { // column q of each row, with p < q
+		k.data[off+p], k.data[off+q] = k.data[off+q], k.data[off+p]
 	}
 }
 

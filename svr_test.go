@@ -1201,3 +1201,34 @@ func TestSVRReconstructGradient(t *testing.T) {
 		}
 	}
 }
+
+// TestSVRKernelSwap: swapping positions p and q exchanges rows p and q and
+// columns p and q, in either order of the two and for p = q.
+func TestSVRKernelSwap(t *testing.T) {
+	const n = 5
+	for p := 0; p < n; p++ {
+		for q := 0; q < n; q++ {
+			k := svrKernel{n: n, data: make([]float32, n*n)}
+			for i := range k.data {
+				k.data[i] = float32(i)
+			}
+			k.swap(p, q)
+			perm := func(i int) int {
+				switch i {
+				case p:
+					return q
+				case q:
+					return p
+				}
+				return i
+			}
+			for r := 0; r < n; r++ {
+				for c := 0; c < n; c++ {
+					if want := float32(perm(r)*n + perm(c)); k.row(r)[c] != want {
+						t.Fatalf("swap(%d, %d): K[%d][%d] = %v, want %v", p, q, r, c, k.row(r)[c], want)
+					}
+				}
+			}
+		}
+	}
+}
