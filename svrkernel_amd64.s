@@ -210,9 +210,9 @@ seldone:
 // func choleskySolve2SSE2(l unsafe.Pointer, stride, m int, kept, b unsafe.Pointer)
 //
 // choleskySolve2 with both right-hand sides (the lanes of b) in one
-// register: the forward substitution by rows of L, then the backward one by
-// rows (each row's x subtracted from the rows above), skipping the rows not
-// kept (zeroed in the forward pass).
+// register: the forward substitution by rows of L, two kept rows at a time,
+// then the backward one by rows (each row's x subtracted from the rows
+// above), skipping the rows not kept (zeroed in the forward pass).
 TEXT ·choleskySolve2SSE2(SB), NOSPLIT, $0-40
 	MOVQ l+0(FP), R8
 	MOVQ stride+8(FP), R9
@@ -226,6 +226,66 @@ TEXT ·choleskySolve2SSE2(SB), NOSPLIT, $0-40
 fwd:
 	CMPQ AX, R10
 	JGE  back0
+	LEAQ 1(AX), BX
+	CMPQ BX, R10
+	JGE  fwdone
+	MOVBLZX (R11)(AX*1), BX
+	TESTQ BX, BX
+	JZ   fwdone
+	MOVBLZX 1(R11)(AX*1), BX
+	TESTQ BX, BX
+	JZ   fwdone
+	// Rows a and a+1, both kept: their sums over c < a side by side (two
+	// chains of additions that overlap), then x_a, then row a+1's term
+	// c = a, then x_{a+1}: each sum in the order of c, as one row alone.
+	LEAQ (R13)(R9*1), R14         // row a+1 of L
+	XORPD X0, X0                  // s_a
+	XORPD X5, X5                  // s_{a+1}
+	XORQ CX, CX
+	MOVQ R12, SI
+
+fwdpair:
+	CMPQ CX, AX
+	JGE  fwdpairdone
+	MOVUPD (SI), X2
+	MOVSD (R13)(CX*8), X1
+	UNPCKLPD X1, X1
+	MULPD X2, X1
+	ADDPD X1, X0
+	MOVSD (R14)(CX*8), X6
+	UNPCKLPD X6, X6
+	MULPD X2, X6
+	ADDPD X6, X5
+	ADDQ $16, SI
+	INCQ CX
+	JMP  fwdpair
+
+fwdpairdone:
+	MOVQ AX, DX
+	SHLQ $4, DX
+	ADDQ R12, DX                  // &b[a]
+	MOVUPD (DX), X3
+	SUBPD X0, X3
+	MOVSD (R13)(AX*8), X4
+	UNPCKLPD X4, X4
+	DIVPD X4, X3
+	MOVUPD X3, (DX)               // x_a
+	MOVSD (R14)(AX*8), X6
+	UNPCKLPD X6, X6
+	MULPD X3, X6
+	ADDPD X6, X5                  // s_{a+1} += L[a+1][a]·x_a
+	ADDQ $16, DX                  // &b[a+1]
+	MOVUPD (DX), X3
+	SUBPD X5, X3
+	MOVSD 8(R14)(AX*8), X4
+	UNPCKLPD X4, X4
+	DIVPD X4, X3
+	MOVUPD X3, (DX)               // x_{a+1}
+	ADDQ $2, AX
+	LEAQ (R14)(R9*1), R13
+	JMP  fwd
+
+fwdone:
 	MOVQ AX, DX
 	SHLQ $4, DX
 	ADDQ R12, DX                  // &b[a]
