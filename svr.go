@@ -235,31 +235,13 @@ func svrMaxIter(l int) int {
 // matrix on the rows of x, the 2l-variable dual solved to libsvm's stopping
 // rule, then the support vectors (coef = alpha − alpha* ≠ 0) in row order.
 func (cfg svrConfig) fit(ctx context.Context, x *mat.Dense, y []float64) (predictor, error) {
-	if err := checkSVRInput(x, y); err != nil {
-		return nil, err
-	}
-	exp := newExpTable()
-	cols := splitColumns(x)
-	k, err := rbfKernelMatrix(ctx, x, cols, cfg.gamma, exp)
-	if err != nil {
-		return nil, err
-	}
-	s := newSVRDual(k, y, cfg)
-	if err := s.solve(ctx); err != nil {
-		return nil, err
-	}
-	return s.model(x, cols, cfg.gamma, exp), nil
+	return cfg.fitFrom(ctx, x, y, nil)
 }
 
-// svrRefit is the search's refit of cand on all its rows: cand's own fit
-// (svrConfig.fit), its kernel matrix copied from the one the search's
-// folds took theirs from (svrSearchKernel: the same entries) instead of
-// computed again.
-func svrRefit(ctx context.Context, cand candidate, x *mat.Dense, y []float64, from *searchRows) (predictor, error) {
-	cfg, ok := cand.settings.(svrConfig)
-	if !ok {
-		return nil, fmt.Errorf("SVR refit: candidate settings are %T", cand.settings)
-	}
+// fitFrom is fit with the kernel matrix taken from the search's shared one
+// when from is set (svrSearchKernel: the same entries), and given back to
+// the search's pool after the solve (the model keeps none of it).
+func (cfg svrConfig) fitFrom(ctx context.Context, x *mat.Dense, y []float64, from *searchRows) (predictor, error) {
 	if err := checkSVRInput(x, y); err != nil {
 		return nil, err
 	}
@@ -269,12 +251,25 @@ func svrRefit(ctx context.Context, cand candidate, x *mat.Dense, y []float64, fr
 	if err != nil {
 		return nil, err
 	}
-	defer from.pool(svrFoldKernels).Put(&k.data) // the model keeps none of it
+	if from != nil {
+		defer from.pool(svrFoldKernels).Put(&k.data)
+	}
 	s := newSVRDual(k, y, cfg)
 	if err := s.solve(ctx); err != nil {
 		return nil, err
 	}
 	return s.model(x, cols, cfg.gamma, exp), nil
+}
+
+// svrRefit is the search's refit of cand on all its rows: cand's own fit,
+// its kernel matrix copied from the one the search's folds took theirs
+// from instead of computed again (fitFrom).
+func svrRefit(ctx context.Context, cand candidate, x *mat.Dense, y []float64, from *searchRows) (predictor, error) {
+	cfg, ok := cand.settings.(svrConfig)
+	if !ok {
+		return nil, fmt.Errorf("SVR refit: candidate settings are %T", cand.settings)
+	}
+	return cfg.fitFrom(ctx, x, y, from)
 }
 
 // checkSVRInput refuses data an SVR cannot be fitted on.
