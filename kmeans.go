@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 )
@@ -20,7 +21,8 @@ const kmeansRestarts = 24
 // most 1e-4 × the mean per-axis variance, or 300 iterations; the best start
 // by inertia), but from a seeded generator, so that the same points and
 // seed always give the same centroids. 1 ≤ k ≤ len(points) is the caller's
-// check. Once ctx is done it returns stopCause(ctx) within a few milliseconds
+// check; a point that is not finite (a model's prediction gone to ±Inf or
+// NaN) gives an error wrapping errNotFittable. Once ctx is done it returns stopCause(ctx) within a few milliseconds
 // (checked between seeded centres and between Lloyd iterations).
 func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]float64, error) {
 	return kmeansWith(ctx, points, k, seed, nil)
@@ -32,6 +34,11 @@ func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]
 // depend on how many workers ran.
 func kmeansWith(ctx context.Context, points [][2]float64, k int, seed uint64, borrow borrower) ([][2]float64, error) {
 	n := len(points)
+	for i, p := range points {
+		if !isFinite(p[0]) || !isFinite(p[1]) {
+			return nil, fmt.Errorf("%w: prediction %d to cluster is not a finite number", errNotFittable, i)
+		}
+	}
 	var mean [2]float64
 	for _, p := range points {
 		mean[0] += p[0]
@@ -78,9 +85,9 @@ const kmeansStream = 0x9e3779b97f4a7c15
 func newKMeansWorkspace(ctx context.Context, n, k int, tol float64) *kmeansWorkspace {
 	return &kmeansWorkspace{
 		ctx: ctx, tol: tol,
-		closest: make([]float64, n), cum: make([]float64, n), cand: make([]float64, n), bestD: make([]float64, n),
+		closest: make([]float64, n), cum: make([]float64, n), cand: make([]float64, n), cand2: make([]float64, n), bestD: make([]float64, n),
 		labels: make([]int, n), best: make([]int, n), nearest: make([]float64, n), sums: make([][2]float64, k), counts: make([]int, k),
-		centers: make([][2]float64, k),
+		centers: make([][2]float64, k), cands: make([]int, 2+int(math.Log(float64(k)))),
 	}
 }
 
@@ -105,18 +112,22 @@ func dist2(a, b [2]float64) float64 { return sq(a[0]-b[0]) + sq(a[1]-b[1]) }
 
 // kmeansWorkspace holds the buffers a worker reuses across starts.
 type kmeansWorkspace struct {
-	ctx                       context.Context // a stopped ctx ends seeding and iterating early
-	tol                       float64
-	closest, cum, cand, bestD []float64
-	labels, best, counts      []int
-	nearest                   []float64 // assign's distances to the nearest centre
-	sums, centers             [][2]float64
+	ctx                              context.Context // a stopped ctx ends seeding and iterating early
+	tol                              float64
+	closest, cum, cand, cand2, bestD []float64
+	labels, best, counts             []int
+	cands                            []int     // a centre's candidates, indices into the points
+	nearest                          []float64 // assign's distances to the nearest centre
+	sums, centers                    [][2]float64
 }
 
 // seedCenters picks the initial centres by greedy k-means++: the first
 // uniformly, each next one the best (lowest potential) of 2 + ⌊ln k⌋
 // candidates drawn with probability proportional to the squared distance
-// to the nearest chosen centre.
+// to the nearest chosen centre (the first of equal ones). The candidates
+// of a centre are drawn before any is scored (the draws do not depend on
+// the scores) and scored two at a time, each potential summed in point
+// order as if alone: two independent sums keep the core busier than one.
 func (ws *kmeansWorkspace) seedCenters(points [][2]float64, rng *rand.Rand) {
 	n, k := len(points), len(ws.centers)
 	trials := 2 + int(math.Log(float64(k)))
@@ -126,40 +137,64 @@ func (ws *kmeansWorkspace) seedCenters(points [][2]float64, rng *rand.Rand) {
 		ws.closest[i] = dist2(p, ws.centers[0])
 		pot += ws.closest[i]
 	}
+	cands := ws.cands[:trials]
 	for c := 1; c < k; c++ {
 		if c%16 == 0 && ws.ctx.Err() != nil { // the caller discards a stopped start
 			return
 		}
 		var s float64
+		cum := ws.cum[:len(ws.closest)]
 		for i, d := range ws.closest {
 			s += d
-			ws.cum[i] = s
+			cum[i] = s
 		}
-		bestPot, bestIdx := math.Inf(1), 0
-		for t := 0; t < trials; t++ {
-			idx := min(searchCumulative(ws.cum, rng.Float64()*pot), n-1)
-			// The candidate's potential; once it reaches the best so far the
-			// candidate cannot win (the terms are not negative), so the sum
-			// stops there and its distances are never used.
-			var candPot float64
-			q := points[idx]
-			for i, p := range points {
-				d := dist2(p, q)
-				if c := ws.closest[i]; c < d {
-					d = c
+		for t := range cands {
+			cands[t] = min(searchCumulative(ws.cum, rng.Float64()*pot), n-1)
+		}
+		bestPot, bestIdx, won := math.Inf(1), 0, false
+		// A candidate whose potential reaches the best so far cannot win
+		// (the terms are not negative), so a sum stops once every sum beside
+		// it has reached that bound, and its distances are never used.
+		take := func(candPot float64, idx int, dist *[]float64) {
+			if candPot < bestPot {
+				bestPot, bestIdx, won = candPot, idx, true
+				ws.bestD, *dist = *dist, ws.bestD
+			}
+		}
+		for t := 0; t < trials; t += 2 {
+			if t+1 == trials {
+				q, closest, cand := points[cands[t]], ws.closest[:n], ws.cand[:n]
+				var pa float64
+				for i, p := range points {
+					d := min(dist2(p, q), closest[i])
+					cand[i] = d
+					if pa += d; pa >= bestPot {
+						break
+					}
 				}
-				ws.cand[i] = d
-				if candPot += d; candPot >= bestPot {
+				take(pa, cands[t], &ws.cand)
+				break
+			}
+			qa, qb := points[cands[t]], points[cands[t+1]]
+			var pa, pb float64
+			closest, candA, candB := ws.closest[:n], ws.cand[:n], ws.cand2[:n]
+			for i, p := range points {
+				near := closest[i]
+				da, db := min(dist2(p, qa), near), min(dist2(p, qb), near)
+				candA[i], candB[i] = da, db
+				pa += da
+				pb += db
+				if pa >= bestPot && pb >= bestPot {
 					break
 				}
 			}
-			if candPot < bestPot {
-				bestPot, bestIdx = candPot, idx
-				copy(ws.bestD, ws.cand)
-			}
+			take(pa, cands[t], &ws.cand)
+			take(pb, cands[t+1], &ws.cand2)
 		}
 		ws.centers[c] = points[bestIdx]
-		copy(ws.closest, ws.bestD)
+		if won {
+			ws.closest, ws.bestD = ws.bestD, ws.closest
+		}
 		pot = bestPot
 	}
 }
@@ -198,8 +233,8 @@ func (ws *kmeansWorkspace) lloyd(points [][2]float64) float64 {
 		ws.labels[i] = -1
 	}
 	for iter := 0; iter < 300 && ws.ctx.Err() == nil; iter++ {
-		if _, changed := ws.assign(points); !changed {
-			break
+		if inertia, changed := ws.assign(points); !changed {
+			return inertia // the centres it measured are the final ones
 		}
 		for c := range ws.sums {
 			ws.sums[c], ws.counts[c] = [2]float64{}, 0
