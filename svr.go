@@ -63,9 +63,25 @@ type svrModel struct {
 // training order.
 func (m svrModel) predict(x *mat.Dense, dst []float64) {
 	if m.shared != nil {
+		// Four rows at a time: four sums side by side, each in the order of
+		// the support vectors, as one row alone would be summed.
 		n := m.shared.n
 		k := m.shared.rows(x)
-		for i := range dst[:len(k)/max(n, 1)] {
+		rows := len(k) / max(n, 1)
+		i := 0
+		for ; i+4 <= rows; i += 4 {
+			r0, r1, r2, r3 := k[i*n:(i+1)*n], k[(i+1)*n:(i+2)*n], k[(i+2)*n:(i+3)*n], k[(i+3)*n:(i+4)*n]
+			var s0, s1, s2, s3 float64
+			for j, r := range m.sv {
+				c := m.coef[j]
+				s0 += c * r0[r]
+				s1 += c * r1[r]
+				s2 += c * r2[r]
+				s3 += c * r3[r]
+			}
+			dst[i], dst[i+1], dst[i+2], dst[i+3] = s0-m.rho, s1-m.rho, s2-m.rho, s3-m.rho
+		}
+		for ; i < rows; i++ {
 			row := k[i*n : (i+1)*n]
 			var sum float64
 			for j, r := range m.sv {

@@ -988,7 +988,8 @@ func mustSolve(t testing.TB, s *svrDual) {
 // TestSVRSharedKernelPredictsAsAlone: the models of a group fit predict
 // through their shared kernel rows exactly (bit for bit) what each predicts
 // alone from its support vectors, on the matrix the rows were computed for,
-// on another matrix, and on the first one again after its values changed.
+// on others (one whose row count is not a multiple of four, the rows summed
+// side by side), and on the first one again after its values changed.
 func TestSVRSharedKernelPredictsAsAlone(t *testing.T) {
 	s := loadGolden(t)[0]
 	train, test := trainTestSplit(len(s.rows))
@@ -1009,8 +1010,9 @@ func TestSVRSharedKernelPredictsAsAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := mat.DenseCopyOf(xTrain.Slice(0, 20, 0, 6))
+	odd := mat.DenseCopyOf(xTrain.Slice(1, 12, 0, 6)) // rows beyond the last four
 	changed := mat.DenseCopyOf(xTest)
-	for _, x := range []*mat.Dense{xTest, other, xTest, changed} {
+	for _, x := range []*mat.Dense{xTest, other, odd, xTest, changed} {
 		if x == changed {
 			changed.Set(3, 1, changed.At(3, 1)+0.25)
 		}
