@@ -22,8 +22,9 @@ const kmeansRestarts = 24
 // by inertia), but from a seeded generator, so that the same points and
 // seed always give the same centroids. 1 ≤ k ≤ len(points) is the caller's
 // check; a point that is not finite (a model's prediction gone to ±Inf or
-// NaN) gives an error wrapping errNotFittable. Once ctx is done it returns stopCause(ctx) within a few milliseconds
-// (checked between seeded centres and between Lloyd iterations).
+// NaN) gives an error wrapping errNotFittable. Once ctx is done it returns
+// stopCause(ctx) within a few milliseconds (checked between seeded centres
+// and between Lloyd iterations).
 func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]float64, error) {
 	return kmeansWith(ctx, points, k, seed, nil)
 }
@@ -34,13 +35,11 @@ func kmeans(ctx context.Context, points [][2]float64, k int, seed uint64) ([][2]
 // depend on how many workers ran.
 func kmeansWith(ctx context.Context, points [][2]float64, k int, seed uint64, borrow borrower) ([][2]float64, error) {
 	n := len(points)
+	var mean [2]float64
 	for i, p := range points {
 		if !isFinite(p[0]) || !isFinite(p[1]) {
 			return nil, fmt.Errorf("%w: prediction %d to cluster is not a finite number", errNotFittable, i)
 		}
-	}
-	var mean [2]float64
-	for _, p := range points {
 		mean[0] += p[0]
 		mean[1] += p[1]
 	}
@@ -149,7 +148,7 @@ func (ws *kmeansWorkspace) seedCenters(points [][2]float64, rng *rand.Rand) {
 			cum[i] = s
 		}
 		for t := range cands {
-			cands[t] = min(searchCumulative(ws.cum, rng.Float64()*pot), n-1)
+			cands[t] = min(searchCumulative(cum, rng.Float64()*pot), n-1)
 		}
 		bestPot, bestIdx, won := math.Inf(1), 0, false
 		// A candidate whose potential reaches the best so far cannot win
